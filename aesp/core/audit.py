@@ -1,0 +1,180 @@
+"""Audit events and the port the pipeline writes them through.
+
+The pipeline records every refusal and every call's start and completion. ``append`` with
+``durable=True`` returns only once the event is on stable storage: the START record of a call
+must be durable before the call is dispatched (DESIGN §8, C-36); if it cannot be, the call is
+refused with ``AUDIT_REQUIREMENT_NOT_MET``.
+
+:class:`FileAuditLog` is the embedded realisation: an append-only JSON-lines file with group
+commit (one ``fsync`` covers every event appended while the previous batch was being written).
+The verifiable Merkle log of DESIGN §8 is built on this port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from aesp.core.errors import AespError
+from aesp.core.ids import now_ms
+
+OUTCOMES = ("SUCCESS", "FAILURE", "DENIED", "ERROR")  # C-34
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One audit record (SPEC §3.6 AuditEvent fields 1-18; integrity fields come from the log)."""
+
+    event_type: str
+    outcome: str
+    action: str
+    principal_id: str = ""
+    tenant_id: str = ""
+    session_id: str = ""
+    resource: str = ""
+    correlation_id: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    policy_violations: tuple[str, ...] = ()
+    source_ip: str = ""
+    event_id: str = field(default_factory=lambda: f"evt-{uuid.uuid4().hex}")
+    timestamp_ms: int = field(default_factory=now_ms)
+
+    def to_json(self) -> dict[str, object]:
+        """JSON form with empty optional fields left out."""
+        out = asdict(self)
+        out["metadata"] = dict(self.metadata)
+        out["policy_violations"] = list(self.policy_violations)
+        return {k: v for k, v in out.items() if v not in ("", [], {})}
+
+
+@runtime_checkable
+class AuditLog(Protocol):
+    """Append-only audit storage.
+
+    Implementations never update or delete an event. ``append`` must be safe to call
+    concurrently from many calls.
+    """
+
+    async def append(self, event: AuditEvent, *, durable: bool = False) -> None:
+        """Record ``event``.
+
+        Args:
+            event: The event.
+            durable: Return only after the event is on stable storage.
+
+        Raises:
+            AespError: ``AUDIT_REQUIREMENT_NOT_MET`` when the event cannot be recorded.
+        """
+        ...
+
+    def events(self) -> Sequence[AuditEvent]:
+        """Events recorded by this process, oldest first (for operators' and tests' queries)."""
+        ...
+
+    async def close(self) -> None:
+        """Flush and release the storage."""
+        ...
+
+
+class FileAuditLog:
+    """Append-only JSON lines with group commit. One writer task owns the file."""
+
+    MAX_BATCH = 1024  # events per write+fsync; bounds latency of the first event in a batch
+    KEEP_IN_MEMORY = 50_000  # recent events kept for queries; older ones stay on disk only
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._queue: list[tuple[bytes, asyncio.Future[None] | None]] = []
+        self._wakeup = asyncio.Event()
+        self._recent: list[AuditEvent] = []
+        self._failed: str | None = None
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    async def append(self, event: AuditEvent, *, durable: bool = False) -> None:
+        """Queue ``event``; with ``durable`` wait for its fsync (see :class:`AuditLog`)."""
+        if self._failed is not None:
+            raise AespError(
+                "AUDIT_REQUIREMENT_NOT_MET",
+                f"The audit log cannot be written ({self._failed}); calls are refused until "
+                "an operator restores it.",
+                escalation_required=True,
+            )
+        line = json.dumps(event.to_json(), separators=(",", ":"), sort_keys=True).encode() + b"\n"
+        future = asyncio.get_running_loop().create_future() if durable else None
+        self._queue.append((line, future))
+        self._recent.append(event)
+        if len(self._recent) > self.KEEP_IN_MEMORY:
+            del self._recent[: len(self._recent) // 2]
+        self._wakeup.set()
+        if future is not None:
+            await future
+
+    def events(self) -> Sequence[AuditEvent]:
+        """Recent events, oldest first."""
+        return tuple(self._recent)
+
+    async def close(self) -> None:
+        """Write what is queued, then close the file."""
+        self._wakeup.set()
+        while self._queue and self._failed is None:
+            await asyncio.sleep(0.001)
+        self._writer.cancel()
+        os.close(self._fd)
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                batch = self._queue[: self.MAX_BATCH]
+                del self._queue[: self.MAX_BATCH]
+                try:
+                    await asyncio.to_thread(self._write, b"".join(line for line, _ in batch))
+                except OSError as exc:
+                    self._failed = exc.strerror or type(exc).__name__
+                    error = AespError(
+                        "AUDIT_REQUIREMENT_NOT_MET",
+                        f"The audit event could not be made durable ({self._failed}).",
+                        escalation_required=True,
+                    )
+                    for _, fut in batch + self._queue:
+                        if fut is not None and not fut.done():
+                            fut.set_exception(error)
+                    self._queue.clear()
+                    return
+                for _, fut in batch:
+                    if fut is not None and not fut.done():
+                        fut.set_result(None)
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        os.fsync(self._fd)
+
+
+class MemoryAuditLog:
+    """In-memory audit log for tests and embedded use; ``durable`` is trivially satisfied."""
+
+    def __init__(self) -> None:
+        self._events: list[AuditEvent] = []
+
+    async def append(self, event: AuditEvent, *, durable: bool = False) -> None:
+        """Record ``event``."""
+        self._events.append(event)
+
+    def events(self) -> Sequence[AuditEvent]:
+        """Every event, oldest first."""
+        return tuple(self._events)
+
+    async def close(self) -> None:
+        """Nothing to release."""

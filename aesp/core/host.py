@@ -1,0 +1,362 @@
+"""The GRID Host: composition, lifecycle, and the Runtime-facing operations.
+
+Client-facing operations live in :mod:`aesp.core.pipeline`; the Host wires the pieces together,
+runs the background duties (heartbeat watch, session expiry) and serves Runtimes: announce
+(C-2, C-40, C-53), fulfil (F2), dynamic registration (F5), capability updates (F10) and the
+work stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from aesp.core import ids
+from aesp.core.audit import AuditEvent, AuditLog, FileAuditLog
+from aesp.core.config import HostConfig
+from aesp.core.errors import AespError, AuthorizationError, StateError, ValidationError
+from aesp.core.identity import CertificateIdentity
+from aesp.core.local_dispatch import AuthorizationStore
+from aesp.core.manifest import Manifest, ManifestStore, load_manifest
+from aesp.core.messages import (
+    Announcement,
+    ContractsChanged,
+    Disconnect,
+    HeartbeatEcho,
+    RuntimeChunk,
+    RuntimeResult,
+)
+from aesp.core.pipeline import Pipeline
+from aesp.core.principal import Principal
+from aesp.core.registration import RegistrationOutcome, refuse_all, register
+from aesp.core.runtimes import RuntimeConnection, RuntimeRegistry
+from aesp.core.sessions import Session, SessionManager
+
+HOST_FEATURES = frozenset({"streaming", "heartbeat", "cancellation", "local-dispatch"})
+PROTOCOL_VERSION = "1.0"
+_RUNTIME_ID = re.compile(r"^[\x21-\x7E]{1,128}$")
+
+
+class Host:
+    """One Host process. Build it with :func:`build_host`; call :meth:`start` on its loop."""
+
+    def __init__(self, config: HostConfig, manifest: Manifest, audit: AuditLog) -> None:
+        self.config = config
+        self.level = 2 if config.compliance == "AESP" else 1
+        self.manifest = ManifestStore(manifest)
+        self.audit = audit
+        self.sessions = SessionManager(config.limits, on_expire=self._session_expired)
+        self.runtimes = RuntimeRegistry(config.breaker, on_violation=self._runtime_violation)
+        self.authorizations = AuthorizationStore()
+        self.pipeline = Pipeline(
+            config=config,
+            manifest=self.manifest,
+            sessions=self.sessions,
+            runtimes=self.runtimes,
+            audit=audit,
+            authorizations=self.authorizations,
+        )
+        self.manifest.subscribe(self._manifest_changed)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pending: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Start the background duties."""
+        self._tasks.append(asyncio.create_task(self._watch_heartbeats()))
+        self._tasks.append(asyncio.create_task(self._sweep()))
+
+    async def stop(self) -> None:
+        """Stop background duties, close every Runtime stream and flush the audit log."""
+        for task in self._tasks:
+            task.cancel()
+        for conn in self.runtimes.connections():
+            self.runtimes.detach(conn, "the Host is shutting down")
+            conn.outbox.put_nowait(Disconnect("the Host is shutting down"))
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.audit.close()
+
+    # ------------------------------------------------------------------ Runtime operations
+
+    async def announce(
+        self, principal: Principal, certificate: CertificateIdentity, ann: Announcement
+    ) -> tuple[RuntimeConnection, list[str], dict[str, str], list[str]]:
+        """Accept an EnterpriseRuntimeAnnouncement (F2 steps 1-3, items 75-77, 138, 143, 145).
+
+        Returns:
+            The connection, the available contracts, the feature config and enabled features.
+
+        Raises:
+            AuthorizationError: ``CERTIFICATE_INVALID`` when the certificate is not a runtime's
+                or the announcement claims another certificate; ``TENANT_ACCESS_DENIED`` when
+                it claims another tenant.
+            ValidationError: ``MALFORMED_REQUEST`` for a missing or malformed runtime_id.
+        """
+        try:
+            if principal.kind != "runtime":
+                raise AuthorizationError(
+                    "CERTIFICATE_INVALID",
+                    f"The certificate names a {principal.kind}, not a runtime; issue a runtime "
+                    "certificate with `aesp certs issue --kind runtime`.",
+                )
+            if (ann.claimed_spiffe_id and ann.claimed_spiffe_id != certificate.spiffe_id) or (
+                ann.claimed_fingerprint and ann.claimed_fingerprint != certificate.fingerprint_sha256
+            ):
+                raise AuthorizationError(
+                    "CERTIFICATE_INVALID",
+                    "The announced certificate_identity does not match the certificate presented "
+                    "in the TLS handshake.",
+                )
+            if ann.claimed_tenant and ann.claimed_tenant != principal.tenant_id:
+                raise AuthorizationError(
+                    "TENANT_ACCESS_DENIED",
+                    "The announced tenant_id differs from the tenant of the runtime's certificate.",
+                )
+            if not _RUNTIME_ID.match(ann.runtime_id):
+                raise ValidationError(
+                    "MALFORMED_REQUEST",
+                    "runtime_id must be 1-128 printable ASCII characters without spaces.",
+                )
+        except AespError as exc:
+            await self._runtime_event("RUNTIME_CONNECT", "DENIED", principal, ann.correlation_id,
+                                      {"code": exc.code, "runtime_id": ann.runtime_id[:128]})
+            raise
+        level = min(self.level, max(0, ann.compliance_level))
+        offered = set(ann.capabilities) | set(ann.optional_features)
+        enabled = sorted(offered & HOST_FEATURES)
+        if level == 0:
+            enabled = [f for f in enabled if f not in ("streaming", "local-dispatch")]  # item 110
+        conn = self.runtimes.register(principal, certificate, ann, level)
+        conn.capabilities = frozenset(enabled)
+        manifest = self.manifest.current
+        available = [n for n in manifest.active_names() if conn.declares(n)]
+        ignored = sorted(
+            d for d in ann.declared_contracts if manifest.active(d.split("@", 1)[0]) is None
+        )
+        feature_config = {"heartbeat_interval_ms": str(self.config.limits.heartbeat_interval_ms)}
+        if ignored:
+            feature_config["ignored_declared_contracts"] = ",".join(ignored)  # item 145
+        await self._runtime_event(
+            "RUNTIME_CONNECT", "SUCCESS", principal, ann.correlation_id,
+            {"runtime_id": conn.runtime_id, "connection_id": conn.connection_id,
+             "negotiated_level": str(level), "features": ",".join(enabled),
+             **({"degraded": "level-1 runtime: streaming disabled"} if level == 0 else {})},
+        )
+        return conn, available, feature_config, enabled
+
+    async def fulfil(
+        self, principal: Principal, *, session_id: str, runtime_id: str, names: Sequence[str],
+        correlation_id: str,
+    ) -> RegistrationOutcome:
+        """FulfillTools (F2 steps 5-7, items 63, 78-80, 93, 183). Empty session_id = tenant-wide."""
+        outcome = RegistrationOutcome()
+        conn = self.runtimes.find(principal, runtime_id)
+        session: Session | None = None
+        error: AespError | None = None
+        if conn is None:
+            error = StateError(
+                "PROTOCOL_VIOLATION",
+                f"runtime_id '{runtime_id[:128]}' is not an announced runtime of this certificate.",
+            )
+        elif session_id:
+            session = self.sessions.lookup(session_id)
+            if session is None:
+                error = ValidationError("INVALID_SESSION", "The session does not exist or has ended.")
+            elif session.tenant_id != conn.tenant_id:
+                error = AuthorizationError(
+                    "TENANT_ACCESS_DENIED",
+                    "The session belongs to another tenant; a runtime serves only its own tenant.",
+                )
+        if error is not None:
+            for name in names:
+                outcome.reject(name, error)
+        else:
+            assert conn is not None
+            manifest = self.manifest.current
+            for name in names:
+                known = manifest.active(name) or (session.dynamic_contracts.get(name) if session else None)
+                if known is None:
+                    outcome.reject(name, ValidationError(
+                        "UNSUPPORTED_TOOL", f"'{name}' is not an active contract of this Host."))
+                elif not conn.declares(name):
+                    outcome.reject(name, ValidationError(
+                        "UNSUPPORTED_TOOL", f"'{name}' is not among the runtime's declared contracts."))
+                else:
+                    self.runtimes.fulfil(conn, session, name)
+                    outcome.accepted.append(name)
+        await self._runtime_event(
+            "CONTRACT_FULFILL" if outcome.accepted else "CONTRACT_FULFILL_REJECTED",
+            "SUCCESS" if not outcome.rejected else ("FAILURE" if not outcome.accepted else "SUCCESS"),
+            principal, correlation_id,
+            {"runtime_id": runtime_id[:128], "session_id": session_id or "*",
+             "fulfilled": ",".join(outcome.accepted), "rejected": ",".join(outcome.rejected)},
+        )
+        return outcome
+
+    async def register_tools(
+        self, principal: Principal, *, runtime_id: str, session_id: str,
+        tools: Sequence[Mapping[str, object]],
+    ) -> RegistrationOutcome:
+        """RegisterTools (F5, items 62, 65-72, 146). Every attempt is audited (item 68)."""
+        conn = self.runtimes.find(principal, runtime_id)
+        session = self.sessions.lookup(session_id) if session_id else None
+        if self.config.mode != "DEVELOPMENT":
+            outcome = refuse_all(tools, ValidationError(
+                "FEATURE_UNAVAILABLE",
+                "This Host runs in STRICT mode: runtimes fulfil manifest contracts and cannot "
+                "register tools.",
+            ))
+        elif conn is None:
+            outcome = refuse_all(tools, StateError(
+                "PROTOCOL_VIOLATION", "runtime_id is not an announced runtime of this certificate."))
+        elif session is None:
+            outcome = refuse_all(tools, ValidationError(
+                "INVALID_SESSION", "Dynamic registration needs an existing session_id."))
+        elif session.tenant_id != conn.tenant_id:
+            outcome = refuse_all(tools, AuthorizationError(
+                "TENANT_ACCESS_DENIED", "The session belongs to another tenant."))
+        else:
+            outcome, added = register(
+                session, self.manifest.current, tools,
+                limit=self.config.limits.max_dynamic_tools_per_session,
+            )
+            for contract in added:
+                session.dynamic_contracts[contract.name] = contract
+                self.runtimes.fulfil(conn, session, contract.name)
+        await self._runtime_event(
+            "TOOL_REGISTRATION", "SUCCESS" if outcome.status == "SUCCESS" else
+            ("FAILURE" if outcome.status == "FAILURE" else "SUCCESS"),
+            principal, "",
+            {"runtime_id": runtime_id[:128], "session_id": session_id, "status": outcome.status,
+             "accepted": ",".join(outcome.accepted), "rejected": ",".join(outcome.rejected),
+             "errors": " | ".join(e.message for e in outcome.errors)[:1000]},
+        )
+        return outcome
+
+    def update_capabilities(
+        self, principal: Principal, runtime_id: str, added: Sequence[str], removed: Sequence[str]
+    ) -> tuple[str, list[str], list[str]]:
+        """CapabilityUpdate (F10, item 112): returns (status, accepted, rejected)."""
+        conn = self.runtimes.find(principal, runtime_id)
+        if conn is None:
+            return "REJECTED", [], list(added)
+        accepted = [f for f in added if f in HOST_FEATURES and not (conn.negotiated_level == 0 and f == "streaming")]
+        rejected = [f for f in added if f not in accepted]
+        conn.capabilities = (conn.capabilities | set(accepted)) - set(removed)
+        status = "ACCEPTED" if not rejected else ("PARTIAL" if accepted else "REJECTED")
+        return status, accepted, rejected
+
+    def attach(self, connection_id: str, principal: Principal) -> RuntimeConnection:
+        """Open the work stream of an announced connection."""
+        return self.runtimes.attach(connection_id, principal)
+
+    def heartbeat(self, conn: RuntimeConnection) -> None:
+        """Record liveness and echo the Host's clock."""
+        conn.last_seen = time.monotonic()
+        conn.outbox.put_nowait(HeartbeatEcho(ids.now_ms()))
+
+    def deliver_result(self, conn: RuntimeConnection, result: RuntimeResult) -> None:
+        """A result arrived on a work stream."""
+        conn.last_seen = time.monotonic()
+        self.runtimes.deliver_result(conn, result)
+
+    def deliver_chunk(self, conn: RuntimeConnection, chunk: RuntimeChunk) -> None:
+        """A stream chunk arrived on a work stream."""
+        conn.last_seen = time.monotonic()
+        self.runtimes.deliver_chunk(conn, chunk)
+
+    async def detach(self, conn: RuntimeConnection, reason: str) -> None:
+        """The work stream ended: fail the calls in flight and audit the disconnect."""
+        failed = self.runtimes.detach(conn, reason)
+        await self._runtime_event(
+            "RUNTIME_DISCONNECT", "SUCCESS", conn.principal, "",
+            {"runtime_id": conn.runtime_id, "connection_id": conn.connection_id,
+             "reason": reason, "failed_in_flight": str(failed)},
+        )
+
+    # ------------------------------------------------------------------ internals
+
+    def _manifest_changed(self, manifest: Manifest) -> None:
+        for conn in self.runtimes.connections():
+            if conn.attached:
+                names = tuple(n for n in manifest.active_names() if conn.declares(n))
+                conn.outbox.put_nowait(ContractsChanged(names, manifest.version))
+
+    def _session_expired(self, session: Session) -> None:
+        self.authorizations.revoke_session(session.session_id)
+        self.runtimes.drop_session(session)
+        self._background(self.audit.append(AuditEvent(
+            event_type="SESSION_EXPIRE", outcome="SUCCESS", action="session_expire",
+            principal_id=session.principal_id, tenant_id=session.tenant_id,
+            session_id=session.session_id,
+        )))
+
+    def _runtime_violation(self, conn: RuntimeConnection, invocation_id: str, what: str) -> None:
+        self._background(self.audit.append(AuditEvent(
+            event_type="SECURITY_VIOLATION", outcome="DENIED", action="runtime_message",
+            principal_id=conn.principal.principal_id, tenant_id=conn.tenant_id,
+            metadata={"code": "PROTOCOL_VIOLATION", "reason": what, "runtime_id": conn.runtime_id,
+                      "invocation_id": invocation_id[:128]},
+        )))
+
+    def _background(self, coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _runtime_event(
+        self, event_type: str, outcome: str, principal: Principal, correlation_id: str,
+        metadata: Mapping[str, str],
+    ) -> None:
+        await self.audit.append(AuditEvent(
+            event_type=event_type, outcome=outcome, action=event_type.lower(),
+            principal_id=principal.principal_id, tenant_id=principal.tenant_id,
+            correlation_id=correlation_id, metadata=dict(metadata),
+        ))
+
+    async def _watch_heartbeats(self) -> None:
+        limits = self.config.limits
+        allowed = limits.heartbeat_interval_ms * limits.missed_heartbeats / 1000
+        while True:
+            await asyncio.sleep(min(limits.heartbeat_interval_ms / 2000, 5))
+            now = time.monotonic()
+            for conn in self.runtimes.connections():
+                if conn.attached and now - conn.last_seen > allowed:
+                    await self.detach(conn, f"{limits.missed_heartbeats} heartbeats missed")
+                    conn.outbox.put_nowait(Disconnect("heartbeats missed"))
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(5)
+            self.sessions.sweep()
+            self.authorizations.sweep()
+            now = ids.now_ms()
+            for session in self.sessions.all():
+                stale = [k for k, v in session.calls.items() if v.expires_at_ms <= now]
+                for key in stale:
+                    del session.calls[key]
+
+
+async def build_host(config: HostConfig, *, audit: AuditLog | None = None) -> Host:
+    """The composition root: load the manifest (F1), open the audit log, build the Host.
+
+    Raises:
+        ConfigurationError: ``MISSING_MANIFEST`` / ``INVALID_CONFIG`` (item 61).
+    """
+    if config.mode == "STRICT" or config.manifest_path is not None:
+        manifest = load_manifest(config.manifest_path)
+    else:
+        manifest = Manifest("1.0.0", {}, {})
+    if audit is None:
+        audit = FileAuditLog(Path(config.data_dir) / "audit.jsonl")
+    host = Host(config, manifest, audit)
+    await host.start()
+    return host
+
+
+__all__ = ["Host", "build_host"]

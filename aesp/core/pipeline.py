@@ -1,0 +1,554 @@
+"""The governed call: every client operation of the Host, as numbered steps (SPEC §3.19).
+
+Each public method takes the *verified* :class:`~aesp.core.principal.Principal` (the edge has
+authenticated it, step 1) and a core request, and either returns a result or raises an
+:class:`~aesp.core.errors.AespError`. Every refusal is audited before it is raised, and a call
+refused at any step before dispatch never reaches a Runtime (items 86, 209).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from aesp.adm import AdmError, canonical_json, parse_json, validate_call_id
+from aesp.core import ids
+from aesp.core.audit import AuditEvent, AuditLog
+from aesp.core.config import HostConfig
+from aesp.core.contracts import ToolContract
+from aesp.core.errors import (
+    AespError,
+    Category,
+    ExecutionError,
+    StateError,
+    ValidationError,
+)
+from aesp.core.local_dispatch import AuthorizationStore
+from aesp.core.manifest import ManifestStore
+from aesp.core.messages import (
+    Authorization,
+    CallOutcome,
+    CallRequest,
+    Cancel,
+    Dispatch,
+    RuntimeChunk,
+    RuntimeResult,
+)
+from aesp.core.principal import Principal
+from aesp.core.results import check_result
+from aesp.core.runtimes import Invocation, RuntimeRegistry
+from aesp.core.sessions import CachedCall, Session, SessionManager
+
+
+class Pipeline:
+    """Client-facing operations of the Host."""
+
+    def __init__(
+        self,
+        *,
+        config: HostConfig,
+        manifest: ManifestStore,
+        sessions: SessionManager,
+        runtimes: RuntimeRegistry,
+        audit: AuditLog,
+        authorizations: AuthorizationStore,
+    ) -> None:
+        self._cfg = config
+        self._limits = config.limits
+        self._manifest = manifest
+        self._sessions = sessions
+        self._runtimes = runtimes
+        self._audit = audit
+        self._auths = authorizations
+
+    # ------------------------------------------------------------------ sessions
+
+    async def create_session(
+        self,
+        principal: Principal,
+        *,
+        ttl_seconds: int,
+        metadata: Mapping[str, str],
+        correlation_id: str,
+    ) -> Session:
+        """Create a session bound to the caller's verified tenant and principal (F3, C-54)."""
+        try:
+            session = self._sessions.create(
+                principal,
+                ttl_seconds=ttl_seconds,
+                metadata=metadata,
+                credential_expires_at_ms=principal.expires_at_ms,
+            )
+        except AespError as exc:
+            await self._refused("SESSION_CREATE", principal, exc, correlation_id)
+            raise
+        await self._record("SESSION_CREATE", "SUCCESS", principal, correlation_id, session)
+        return session
+
+    async def destroy_session(
+        self, principal: Principal, session_id: str, *, force: bool, correlation_id: str
+    ) -> None:
+        """Destroy a session; with ``force`` cancel its invocations and authorisations (C-46)."""
+        try:
+            session = self._sessions.resolve(session_id, principal)
+            self._sessions.destroy(session, force=force)
+        except AespError as exc:
+            await self._refused("SESSION_DESTROY", principal, exc, correlation_id)
+            raise
+        revoked = self._auths.revoke_session(session.session_id)
+        self._runtimes.drop_session(session)
+        await self._record(
+            "SESSION_DESTROY",
+            "SUCCESS",
+            principal,
+            correlation_id,
+            session,
+            metadata={"force": str(force).lower(), "revoked_authorizations": str(revoked)},
+        )
+
+    def list_tools(self, principal: Principal, session_id: str) -> list[ToolContract]:
+        """The contracts this caller may call in this session (Host's own contracts only)."""
+        session = self._sessions.resolve(session_id, principal)
+        manifest = self._manifest.current
+        tools = [manifest.contracts[n] for n in manifest.active_names()]
+        tools += sorted(session.dynamic_contracts.values(), key=lambda c: c.name)
+        return tools
+
+    # ------------------------------------------------------------------ the governed call
+
+    async def call(self, principal: Principal, req: CallRequest) -> CallOutcome:
+        """A synchronous governed call (F4, SPEC §3.19). Raises AespError on any refusal."""
+        session: Session | None = None
+        contract: ToolContract | None = None
+        try:
+            # (3) session: unknown -> INVALID_SESSION, expired, other tenant or principal.
+            session = self._sessions.resolve(req.session_id, principal)
+            # FunctionCall well-formed (ADM §4.4) and arguments parseable.
+            args, args_digest = self._parse_call(req)
+            # C-44: the same call_id within the window returns the first outcome.
+            cached = self._idempotent(session, req, args_digest)
+            if cached is not None:
+                return await asyncio.shield(cached)
+            # (4) contract: ACTIVE in the manifest snapshot (or registered for this session).
+            contract = self._contract(session, req.name)
+            if contract.supports_streaming:
+                raise ValidationError(
+                    "FEATURE_UNAVAILABLE",
+                    f"'{req.name}' is a streaming tool; call it with CallToolStream.",
+                )
+            # (8) arguments against the Host's own schema, never the Runtime's (item 88).
+            self._check_args(contract, args, req)
+        except AespError as exc:
+            await self._refused("TOOL_INVOCATION_START", principal, exc, req.correlation_id, session, req.name)
+            raise
+        entry = CachedCall(
+            args_digest, asyncio.get_running_loop().create_future(), ids.now_ms() + self._limits.idempotency_window_ms
+        )
+        session.calls[req.call_id] = entry
+        try:
+            outcome = await self._dispatch(principal, session, contract, req, args_digest)
+        except BaseException as exc:
+            session.calls.pop(req.call_id, None)  # a failed dispatch may be retried (C-44)
+            if not entry.outcome.done():
+                entry.outcome.set_exception(exc if isinstance(exc, AespError) else _internal())
+                entry.outcome.exception()  # mark retrieved: duplicates may never await it
+            raise
+        entry.outcome.set_result(outcome)
+        return outcome
+
+    async def _dispatch(
+        self,
+        principal: Principal,
+        session: Session,
+        contract: ToolContract,
+        req: CallRequest,
+        args_digest: str,
+    ) -> CallOutcome:
+        inv_id = ids.invocation_id()
+        started = ids.now_ms()
+        try:
+            # (9) START is durable before dispatch (C-36).
+            await self._record(
+                "TOOL_INVOCATION_START", "SUCCESS", principal, req.correlation_id, session,
+                resource=contract.name, durable=True,
+                metadata={"invocation_id": inv_id, "contract_digest": contract.digest, "args_sha256": args_digest},
+            )
+            # (10) a Runtime of this tenant that fulfils the tool, breaker permitting.
+            conn = self._runtimes.pick(session, contract.name, need_streaming=False)
+        except AespError as exc:
+            await self._refused("TOOL_INVOCATION_START", principal, exc, req.correlation_id, session, contract.name)
+            raise
+        loop = asyncio.get_running_loop()
+        inv = Invocation(inv_id, session, contract, conn, req.call_id, streaming=False, future=loop.create_future())
+        timeout_ms = self._timeout(req)
+        conn.in_flight[inv_id] = inv
+        session.active[inv_id] = lambda err: _fail(inv, err)
+        try:
+            # (11) dispatch with a fresh invocation id and the propagated correlation id.
+            conn.send(Dispatch(inv_id, req.correlation_id, session.session_id, req.call_id, req.name, req.args_json, timeout_ms))
+            try:
+                result = await asyncio.wait_for(inv.future, timeout_ms / 1000)  # type: ignore[arg-type]
+            except TimeoutError:
+                inv.done = True
+                conn.outbox.put_nowait(Cancel(inv_id, "timeout"))
+                raise ExecutionError(
+                    "TIMEOUT",
+                    f"'{contract.name}' did not finish within {timeout_ms} ms; the runtime was told "
+                    "to cancel it.",
+                    retry_after_ms=1000,
+                ) from None
+            # (12) the result must be valid ADM and match the call (items 43, 96).
+            violation = check_result(result, req.call_id, contract)
+            if violation is not None:
+                await self._violation(conn.runtime_id, principal, session, req.correlation_id, violation)
+                raise ExecutionError(
+                    "TOOL_EXECUTION_FAILED",
+                    f"The runtime returned an invalid result for '{contract.name}'; it was not "
+                    "forwarded.",
+                    details={"reason": violation},
+                )
+        except AespError as exc:
+            if exc.code != "INVALID_STATE":
+                conn.breaker.record_failure(exc.code)
+            await self._record(
+                "TOOL_INVOCATION_FAILED", "ERROR", principal, req.correlation_id, session,
+                resource=contract.name, metadata=_error_meta(exc, invocation_id=inv_id),
+            )
+            raise
+        finally:
+            conn.in_flight.pop(inv_id, None)
+            session.active.pop(inv_id, None)
+        conn.breaker.record_success()
+        # (13) COMPLETE, with both ids (F4 step 9).
+        await self._record(
+            "TOOL_INVOCATION_COMPLETE", "SUCCESS", principal, req.correlation_id, session,
+            resource=contract.name,
+            metadata={"invocation_id": inv_id, "status": result.status, "runtime_id": conn.runtime_id,
+                      "duration_ms": str(ids.now_ms() - started)},
+        )
+        return CallOutcome(inv_id, req.correlation_id, result, contract.digest)
+
+    async def call_stream(self, principal: Principal, req: CallRequest) -> AsyncIterator[RuntimeChunk]:
+        """A streaming governed call (F7): the same checks, then chunks as they arrive.
+
+        Streaming calls are not replayed by call_id (docs/protocol-decisions.md).
+        """
+        session: Session | None = None
+        contract: ToolContract | None = None
+        try:
+            session = self._sessions.resolve(req.session_id, principal)
+            args, args_digest = self._parse_call(req)
+            contract = self._contract(session, req.name)
+            if not contract.supports_streaming:
+                raise ValidationError(
+                    "FEATURE_UNAVAILABLE",
+                    f"'{req.name}' does not stream (its contract has supports_streaming=false); "
+                    "call it with CallTool.",
+                )
+            self._check_args(contract, args, req)
+            inv_id = ids.invocation_id()
+            await self._record(
+                "TOOL_INVOCATION_START", "SUCCESS", principal, req.correlation_id, session,
+                resource=contract.name, durable=True,
+                metadata={"invocation_id": inv_id, "contract_digest": contract.digest,
+                          "args_sha256": args_digest, "streaming": "true"},
+            )
+            conn = self._runtimes.pick(session, contract.name, need_streaming=True)
+        except AespError as exc:
+            await self._refused("TOOL_INVOCATION_START", principal, exc, req.correlation_id, session, req.name)
+            raise
+        return self._stream(principal, session, contract, req, conn, inv_id)
+
+    async def _stream(self, principal, session, contract, req, conn, inv_id) -> AsyncIterator[RuntimeChunk]:  # noqa: ANN001
+        queue: asyncio.Queue[RuntimeChunk | AespError] = asyncio.Queue()
+        inv = Invocation(inv_id, session, contract, conn, req.call_id, streaming=True, chunks=queue)
+        timeout_ms = self._timeout(req)
+        deadline = asyncio.get_running_loop().time() + timeout_ms / 1000
+        conn.in_flight[inv_id] = inv
+        session.active[inv_id] = lambda err: _fail(inv, err)
+        count = 0
+        outcome = "SUCCESS"
+        try:
+            conn.send(Dispatch(inv_id, req.correlation_id, session.session_id, req.call_id, req.name, req.args_json, timeout_ms))
+            while True:
+                left = deadline - asyncio.get_running_loop().time()
+                try:
+                    item = await asyncio.wait_for(queue.get(), max(left, 0))
+                except TimeoutError:
+                    inv.done = True
+                    conn.outbox.put_nowait(Cancel(inv_id, "timeout"))
+                    raise ExecutionError(
+                        "TIMEOUT", f"'{contract.name}' did not finish streaming within {timeout_ms} ms.",
+                        retry_after_ms=1000,
+                    ) from None
+                if isinstance(item, AespError):
+                    raise item
+                count += 1
+                chunk = RuntimeChunk(inv_id, item.chunk_id, item.payload, item.is_final, req.correlation_id,
+                                     item.error_code, item.error_message)
+                yield chunk
+                if item.error_code:
+                    outcome = "ERROR"
+                    break
+                if item.is_final:
+                    break
+        except AespError as exc:
+            outcome = "ERROR"
+            if exc.code != "INVALID_STATE":
+                conn.breaker.record_failure(exc.code)
+            await self._record("TOOL_INVOCATION_FAILED", "ERROR", principal, req.correlation_id, session,
+                               resource=contract.name, metadata=_error_meta(exc, invocation_id=inv_id))
+            raise
+        finally:
+            if not inv.done:  # the client went away: tell the runtime to stop
+                inv.done = True
+                conn.outbox.put_nowait(Cancel(inv_id, "client cancelled"))
+                outcome = "ERROR"
+            conn.in_flight.pop(inv_id, None)
+            session.active.pop(inv_id, None)
+        conn.breaker.record_success()
+        await self._record(
+            "TOOL_INVOCATION_COMPLETE", outcome, principal, req.correlation_id, session, resource=contract.name,
+            metadata={"invocation_id": inv_id, "chunks": str(count), "runtime_id": conn.runtime_id},
+        )
+
+    # ------------------------------------------------------------------ governed local dispatch
+
+    async def authorize(self, principal: Principal, req: CallRequest) -> Authorization:
+        """Authorise a call the caller will execute locally (F6 steps 1-4)."""
+        session: Session | None = None
+        try:
+            session = self._sessions.resolve(req.session_id, principal)
+            args, args_digest = self._parse_call(req)
+            contract = self._contract(session, req.name)
+            self._check_args(contract, args, req)  # item 114: args validated at authorisation
+            now = ids.now_ms()
+            auth = Authorization(
+                invocation_id=ids.invocation_id(),
+                session_id=session.session_id,
+                principal_id=principal.principal_id,
+                tenant_id=principal.tenant_id,
+                call_id=req.call_id,
+                name=req.name,
+                args_digest=args_digest,
+                contract_digest=contract.digest,
+                correlation_id=req.correlation_id,
+                issued_at_ms=now,
+                expires_at_ms=now + self._limits.authorization_ttl_ms,
+                log_deadline_ms=now + self._limits.correlation_timeout_ms,
+            )
+            await self._record(
+                "AUTHORIZATION_SUCCESS", "SUCCESS", principal, req.correlation_id, session,
+                resource=req.name, durable=True,
+                metadata={"invocation_id": auth.invocation_id, "args_sha256": args_digest,
+                          "contract_digest": contract.digest, "mode": "governed_local"},
+            )
+            self._auths.add(auth)
+        except AespError as exc:
+            await self._refused("AUTHORIZATION_DENIED", principal, exc, req.correlation_id, session, req.name)
+            raise
+        return auth
+
+    async def log_result(
+        self,
+        principal: Principal,
+        *,
+        session_id: str,
+        invocation_id: str,
+        result: RuntimeResult,
+        args_digest: str,
+        execution_time_ms: int,
+        correlation_id: str,
+    ) -> None:
+        """Record a governed local execution (F6 steps 7-9, items 119-123).
+
+        Raises:
+            StateError: ``PROTOCOL_VIOLATION`` for an unknown, foreign, replayed, late or
+                mismatched invocation; a ``SECURITY_VIOLATION`` audit event is written.
+        """
+        session = None
+        try:
+            session = self._sessions.resolve(session_id, principal)
+        except AespError as exc:
+            await self._refused("SECURITY_VIOLATION", principal, exc, correlation_id, None, "")
+            raise
+        auth = self._auths.consume(invocation_id)
+        problem = _log_problem(auth, session, principal, result, args_digest)
+        if problem is not None:
+            if auth is not None and problem.startswith("foreign"):
+                self._auths.add(auth)  # another session's id: do not let a stranger burn it
+            await self._violation("", principal, session, correlation_id, problem)
+            raise StateError(
+                "PROTOCOL_VIOLATION",
+                f"The result was not logged: {problem}. Authorise the call again before executing it.",
+            )
+        assert auth is not None
+        manifest_contract = self._manifest.current.get(auth.name) or session.dynamic_contracts.get(auth.name)
+        violation = None
+        if manifest_contract is not None:
+            violation = check_result(result, auth.call_id, manifest_contract)
+        outcome = "SUCCESS" if result.status == "SUCCESS" and violation is None else "ERROR"
+        await self._record(
+            "TOOL_INVOCATION_COMPLETE", outcome, principal, correlation_id or auth.correlation_id, session,
+            resource=auth.name, durable=True,
+            metadata={"invocation_id": invocation_id, "mode": "governed_local", "status": result.status,
+                      "execution_time_ms": str(execution_time_ms), **({"violation": violation} if violation else {})},
+        )
+
+    # ------------------------------------------------------------------ steps
+
+    def _parse_call(self, req: CallRequest) -> tuple[Any, str]:
+        try:
+            validate_call_id(req.call_id, "call.call_id")
+        except AdmError as exc:
+            raise ValidationError("SCHEMA_VIOLATION", f"The call is invalid: {exc}.", details={"field": exc.path}) from None
+        if len(req.args_json) > self._limits.max_message_bytes:
+            raise ValidationError("MESSAGE_TOO_LARGE", "The arguments exceed the Host's size limit.")
+        try:
+            args = parse_json(req.args_json)
+        except AdmError as exc:
+            raise ValidationError(
+                "MALFORMED_REQUEST",
+                f"call.args is not valid JSON ({exc.reason}); send the arguments as a JSON object.",
+                details={"field": "call.args"},
+            ) from None
+        return args, "sha256:" + hashlib.sha256(canonical_json(args)).hexdigest()
+
+    def _idempotent(self, session: Session, req: CallRequest, args_digest: str) -> asyncio.Future[Any] | None:
+        entry = session.calls.get(req.call_id)
+        if entry is None:
+            return None
+        if entry.expires_at_ms <= ids.now_ms():
+            del session.calls[req.call_id]
+            return None
+        if entry.args_digest != args_digest:
+            raise StateError(
+                "INVALID_STATE",
+                f"call_id '{req.call_id}' was already used in this session with other arguments; "
+                "use a new call_id for a new call.",
+            )
+        return entry.outcome
+
+    def _contract(self, session: Session, name: str) -> ToolContract:
+        contract = self._manifest.current.active(name) or session.dynamic_contracts.get(name)
+        if contract is None:
+            raise ValidationError(
+                "UNSUPPORTED_TOOL",
+                f"'{name}' is not an active tool of this Host; list the available tools with ListTools.",
+            )
+        return contract
+
+    @staticmethod
+    def _check_args(contract: ToolContract, args: Any, req: CallRequest) -> None:
+        try:
+            contract.check_args(args)
+        except AdmError as exc:
+            raise ValidationError(
+                "SCHEMA_VIOLATION",
+                f"The arguments do not match the contract of '{contract.name}': {exc}.",
+                details={"field": exc.path, "reason": exc.reason},
+            ) from None
+
+    def _timeout(self, req: CallRequest) -> int:
+        if req.timeout_ms <= 0:
+            return self._limits.default_timeout_ms
+        return min(req.timeout_ms, self._limits.max_timeout_ms)
+
+    # ------------------------------------------------------------------ audit
+
+    async def _record(
+        self,
+        event_type: str,
+        outcome: str,
+        principal: Principal,
+        correlation_id: str,
+        session: Session | None = None,
+        *,
+        resource: str = "",
+        durable: bool = False,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        event = AuditEvent(
+            event_type=event_type,
+            outcome=outcome,
+            action=event_type.lower(),
+            principal_id=principal.principal_id,
+            tenant_id=principal.tenant_id,
+            session_id=session.session_id if session else "",
+            resource=resource,
+            correlation_id=correlation_id,
+            metadata=metadata or {},
+        )
+        await self._audit.append(event, durable=durable)
+
+    async def _refused(
+        self,
+        event_type: str,
+        principal: Principal,
+        exc: AespError,
+        correlation_id: str,
+        session: Session | None = None,
+        resource: str = "",
+    ) -> None:
+        """Audit a refusal (every refusal writes an event, DESIGN §4)."""
+        if exc.code == "AUDIT_REQUIREMENT_NOT_MET":
+            return  # the log itself is failing; the refusal reaches the caller regardless
+        denied = exc.category is Category.AUTHORIZATION
+        kind = "AUTHORIZATION_DENIED" if denied and event_type.startswith("TOOL_") else event_type
+        with contextlib.suppress(AespError):  # the original refusal is what the caller must see
+            await self._record(
+                kind, "DENIED" if denied else "FAILURE", principal, correlation_id, session,
+                resource=resource, metadata=_error_meta(exc),
+            )
+
+    async def _violation(
+        self, runtime_id: str, principal: Principal, session: Session | None, correlation_id: str, what: str
+    ) -> None:
+        await self._record(
+            "SECURITY_VIOLATION", "DENIED", principal, correlation_id, session,
+            metadata={"code": "PROTOCOL_VIOLATION", "reason": what, **({"runtime_id": runtime_id} if runtime_id else {})},
+        )
+
+
+def _fail(inv: Invocation, error: AespError) -> None:
+    """Fail an in-flight invocation (forced destroy or expiry) and tell its Runtime to stop."""
+    if inv.done:
+        return
+    inv.done = True
+    inv.connection.outbox.put_nowait(Cancel(inv.invocation_id, error.message))
+    if inv.future is not None and not inv.future.done():
+        inv.future.set_exception(error)
+    if inv.chunks is not None:
+        inv.chunks.put_nowait(error)
+
+
+def _error_meta(exc: AespError, **extra: str) -> dict[str, str]:
+    return {"code": exc.code, "reason": exc.message[:300], **exc.details, **extra}
+
+
+def _internal() -> AespError:
+    return ExecutionError("INTERNAL_ERROR", "The Host failed while running the call.")
+
+
+def _log_problem(
+    auth: Authorization | None,
+    session: Session,
+    principal: Principal,
+    result: RuntimeResult,
+    args_digest: str,
+) -> str | None:
+    """Why a LogToolResult must be rejected, or None (items 120-123)."""
+    if auth is None:
+        return "the invocation id is unknown, was already used, or was revoked"
+    if auth.session_id != session.session_id or auth.principal_id != principal.principal_id:
+        return "foreign invocation id: it was issued for another session"
+    if ids.now_ms() > auth.log_deadline_ms:
+        return "the authorisation's audit deadline has passed"
+    if result.call_id != auth.call_id or result.name != auth.name:
+        return "the result's call_id or name differs from the authorised call"
+    if args_digest != auth.args_digest:
+        return "the argument hash differs from the authorised call"
+    return None

@@ -1,0 +1,1 @@
+"""gRPC server side of the Host: transport security, servicers and wiring."""

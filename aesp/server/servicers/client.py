@@ -1,0 +1,232 @@
+"""GridClientService: the client-facing edge. Converts, calls the pipeline, converts back.
+
+No authorisation or business logic lives here (STYLE convention 8); the only decision made
+here is authentication (the verified certificate), which the pipeline then relies on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from aesp.core.audit import AuditEvent
+from aesp.core.errors import AespError
+from aesp.core.host import Host
+from aesp.core.ids import accept_correlation_id
+from aesp.core.principal import Principal
+from aesp.proto.altar.aesp.v1 import host_pb2 as _host_pb2
+from aesp.proto.altar.aesp.v1 import host_pb2_grpc as _host_pb2_grpc
+from aesp.proto.altar.grid.v1 import grid_pb2 as _grid_pb2
+from aesp.server import convert
+from aesp.server.auth import authenticate
+from aesp.server.errors import enhanced_error
+
+_AuthorizeStatus = _grid_pb2.AuthorizeToolCallResponse
+_LogStatus = _grid_pb2.LogToolResultResponse
+
+
+class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
+    """Serves GridClientService from a :class:`~aesp.core.host.Host`."""
+
+    def __init__(self, host: Host) -> None:
+        self._host = host
+        self._pipeline = host.pipeline
+        self._trust_domain = host.config.trust_domain
+
+    async def _principal(self, context: grpc.aio.ServicerContext, correlation_id: str) -> Principal:
+        try:
+            return authenticate(context, self._trust_domain)[0]
+        except AespError:
+            await self._host.audit.append(AuditEvent(
+                event_type="AUTHENTICATION_FAILURE", outcome="DENIED", action="authenticate",
+                correlation_id=correlation_id, source_ip=context.peer(),
+                metadata={"reason": "no SPIFFE id of this trust domain"},
+            ))
+            raise
+
+    async def CreateSession(
+        self, request: _grid_pb2.CreateSession, context: grpc.aio.ServicerContext
+    ) -> _grid_pb2.CreateSessionResponse:
+        """Create a session for the verified caller; identity sent in the request is ignored."""
+        cid = accept_correlation_id("")
+        principal: Principal | None = None
+        try:
+            principal = await self._principal(context, cid)
+            session = await self._pipeline.create_session(
+                principal, ttl_seconds=request.ttl_seconds, metadata=dict(request.metadata),
+                correlation_id=cid,
+            )
+        except AespError as exc:
+            return _grid_pb2.CreateSessionResponse(error=_err(exc, cid, principal))
+        return _grid_pb2.CreateSessionResponse(
+            session_id=session.session_id, expires_at_ms=session.expires_at_ms
+        )
+
+    async def DestroySession(
+        self, request: _grid_pb2.DestroySession, context: grpc.aio.ServicerContext
+    ) -> _grid_pb2.DestroySessionResponse:
+        """Destroy a session (C-46)."""
+        cid = accept_correlation_id("")
+        principal: Principal | None = None
+        try:
+            principal = await self._principal(context, cid)
+            await self._pipeline.destroy_session(
+                principal, request.session_id, force=request.force, correlation_id=cid
+            )
+        except AespError as exc:
+            return _grid_pb2.DestroySessionResponse(
+                destroyed=False, error=_err(exc, cid, principal, request.session_id)
+            )
+        return _grid_pb2.DestroySessionResponse(destroyed=True)
+
+    async def ListTools(
+        self, request: _host_pb2.ListToolsRequest, context: grpc.aio.ServicerContext
+    ) -> _host_pb2.ListToolsResponse:
+        """The tools the caller may call in the session."""
+        cid = accept_correlation_id(request.correlation_id)
+        principal: Principal | None = None
+        try:
+            principal = await self._principal(context, cid)
+            tools = self._pipeline.list_tools(principal, request.session_id)
+        except AespError as exc:
+            return _host_pb2.ListToolsResponse(
+                error=_err(exc, cid, principal, request.session_id), correlation_id=cid
+            )
+        return _host_pb2.ListToolsResponse(
+            tools=[convert.contract_message(c) for c in tools], correlation_id=cid
+        )
+
+    async def CallTool(
+        self, request: _grid_pb2.ToolCall, context: grpc.aio.ServicerContext
+    ) -> _host_pb2.ToolCallResponse:
+        """A governed synchronous call (C-13: the tool's result, or the Host's error)."""
+        cid = accept_correlation_id(request.correlation_id)
+        principal: Principal | None = None
+        try:
+            principal = await self._principal(context, cid)
+            req = convert.call_request(
+                session_id=request.session_id, call=request.call, has_call=request.HasField("call"),
+                correlation_id=cid, timeout_ms=request.timeout_ms,
+            )
+            outcome = await self._pipeline.call(principal, req)
+        except AespError as exc:
+            return _host_pb2.ToolCallResponse(
+                error=_err(exc, cid, principal, request.session_id, request.call.name)
+            )
+        return _host_pb2.ToolCallResponse(
+            result=_grid_pb2.ToolResult(
+                invocation_id=outcome.invocation_id,
+                correlation_id=outcome.correlation_id,
+                result=convert.adm_result(outcome.result),
+            )
+        )
+
+    async def CallToolStream(
+        self, request: _grid_pb2.ToolCall, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[_grid_pb2.StreamChunk]:
+        """A governed streaming call; a refusal is one final chunk carrying the error (C-12)."""
+        cid = accept_correlation_id(request.correlation_id)
+        principal: Principal | None = None
+        chunk_id = 0
+        try:
+            principal = await self._principal(context, cid)
+            req = convert.call_request(
+                session_id=request.session_id, call=request.call, has_call=request.HasField("call"),
+                correlation_id=cid, timeout_ms=request.timeout_ms,
+            )
+            stream = await self._pipeline.call_stream(principal, req)
+            async for chunk in stream:
+                chunk_id = chunk.chunk_id + 1
+                out = _grid_pb2.StreamChunk(
+                    invocation_id=chunk.invocation_id, chunk_id=chunk.chunk_id,
+                    payload=chunk.payload, is_final=chunk.is_final or bool(chunk.error_code),
+                    correlation_id=cid,
+                )
+                if chunk.error_code:
+                    out.error.type = chunk.error_code
+                    out.error.message = chunk.error_message
+                    out.enhanced_error.type = chunk.error_code
+                    out.enhanced_error.message = chunk.error_message
+                    out.enhanced_error.correlation_id = cid
+                    out.enhanced_error.component = "runtime"
+                yield out
+        except AespError as exc:
+            yield _grid_pb2.StreamChunk(
+                chunk_id=chunk_id, is_final=True, correlation_id=cid,
+                error=_grid_pb2.Error(message=exc.message, type=exc.code),
+                enhanced_error=_err(exc, cid, principal, request.session_id, request.call.name),
+            )
+
+    async def AuthorizeToolCall(
+        self, request: _grid_pb2.AuthorizeToolCallRequest, context: grpc.aio.ServicerContext
+    ) -> _grid_pb2.AuthorizeToolCallResponse:
+        """Governed local dispatch, step 1: authorise (F6)."""
+        cid = accept_correlation_id(request.correlation_id)
+        principal: Principal | None = None
+        try:
+            principal = await self._principal(context, cid)
+            req = convert.call_request(
+                session_id=request.session_id, call=request.call, has_call=request.HasField("call"),
+                correlation_id=cid, metadata=dict(request.metadata),
+            )
+            auth = await self._pipeline.authorize(principal, req)
+        except AespError as exc:
+            return _AuthorizeStatus(
+                status=_AuthorizeStatus.DENIED, correlation_id=cid,
+                error=_err(exc, cid, principal, request.session_id, request.call.name),
+            )
+        return _AuthorizeStatus(
+            status=_AuthorizeStatus.APPROVED,
+            invocation_id=auth.invocation_id,
+            correlation_id=cid,
+            authorization_ttl_ms=auth.expires_at_ms - auth.issued_at_ms,
+            execution_context={
+                "args_sha256": auth.args_digest,
+                "contract_digest": auth.contract_digest,
+                "expires_at_ms": str(auth.expires_at_ms),
+            },
+        )
+
+    async def LogToolResult(
+        self, request: _grid_pb2.LogToolResultRequest, context: grpc.aio.ServicerContext
+    ) -> _grid_pb2.LogToolResultResponse:
+        """Governed local dispatch, step 2: record the result (F6 steps 7-9)."""
+        cid = accept_correlation_id(request.correlation_id)
+        principal: Principal | None = None
+        try:
+            principal = await self._principal(context, cid)
+            if not request.HasField("result"):
+                raise convert.ValidationError("MALFORMED_REQUEST", "The request has no 'result'.")
+            await self._pipeline.log_result(
+                principal,
+                session_id=request.session_id,
+                invocation_id=request.invocation_id,
+                result=convert.runtime_result(_grid_pb2.ToolResult(result=request.result)),
+                args_digest=request.execution_metadata.get("args_sha256", ""),
+                execution_time_ms=request.execution_time_ms,
+                correlation_id=cid,
+            )
+        except AespError as exc:
+            return _LogStatus(
+                status=_LogStatus.REJECTED, correlation_id=cid,
+                error=_err(exc, cid, principal, request.session_id),
+            )
+        return _LogStatus(status=_LogStatus.LOGGED, correlation_id=cid)
+
+
+def _err(
+    exc: AespError,
+    correlation_id: str,
+    principal: Principal | None,
+    session_id: str = "",
+    tool_name: str = "",
+) -> _grid_pb2.EnhancedError:
+    return enhanced_error(
+        exc,
+        correlation_id=correlation_id,
+        tenant_id=principal.tenant_id if principal else "",
+        principal_id=principal.principal_id if principal else "",
+        session_id=session_id[:128],
+        tool_name=tool_name[:64],
+    )
