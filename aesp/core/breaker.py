@@ -35,7 +35,9 @@ class BreakerState(enum.Enum):
 class CircuitBreaker:
     """One breaker. Not thread-safe: it lives on the Host's event loop."""
 
-    def __init__(self, config: BreakerConfig, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, config: BreakerConfig, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._cfg = config
         self._clock = clock
         self._failures: deque[float] = deque()

@@ -153,9 +153,13 @@ def parse_config(raw: Mapping[str, Any], *, base: Path) -> HostConfig:
     cfg = cfg or HostConfig(data_dir=base / ".aesp")
     if "data_dir" not in host:
         cfg = replace(cfg, data_dir=base / ".aesp")
-    extra = {name: _section(cls, raw[name], name, base) for name, cls in _SECTIONS.items() if name in raw}
+    extra = {
+        name: _section(cls, raw[name], name, base) for name, cls in _SECTIONS.items() if name in raw
+    }
     if "tls" not in raw:
-        extra["tls"] = TlsConfig(ca=base / "pki/ca.pem", cert=base / "pki/host.pem", key=base / "pki/host.key")
+        extra["tls"] = TlsConfig(
+            ca=base / "pki/ca.pem", cert=base / "pki/host.pem", key=base / "pki/host.key"
+        )
     return replace(cfg, **extra)
 
 

@@ -168,7 +168,9 @@ class ToolContract:
             raise _invalid("contract_version", "must be a semantic version such as 1.2.0")
         classification = _string(obj, "security_classification", "INTERNAL").upper()
         if classification not in CLASSIFICATIONS:
-            raise _invalid("security_classification", f"must be one of {', '.join(CLASSIFICATIONS)}")
+            raise _invalid(
+                "security_classification", f"must be one of {', '.join(CLASSIFICATIONS)}"
+            )
         risk = _string(obj, "risk_assessment", "LOW").upper()
         if risk not in RISKS:
             raise _invalid("risk_assessment", f"must be one of {', '.join(RISKS)}")

@@ -105,7 +105,8 @@ class Host:
                     "certificate with `aesp certs issue --kind runtime`.",
                 )
             if (ann.claimed_spiffe_id and ann.claimed_spiffe_id != certificate.spiffe_id) or (
-                ann.claimed_fingerprint and ann.claimed_fingerprint != certificate.fingerprint_sha256
+                ann.claimed_fingerprint
+                and ann.claimed_fingerprint != certificate.fingerprint_sha256
             ):
                 raise AuthorizationError(
                     "CERTIFICATE_INVALID",
@@ -123,8 +124,13 @@ class Host:
                     "runtime_id must be 1-128 printable ASCII characters without spaces.",
                 )
         except AespError as exc:
-            await self._runtime_event("RUNTIME_CONNECT", "DENIED", principal, ann.correlation_id,
-                                      {"code": exc.code, "runtime_id": ann.runtime_id[:128]})
+            await self._runtime_event(
+                "RUNTIME_CONNECT",
+                "DENIED",
+                principal,
+                ann.correlation_id,
+                {"code": exc.code, "runtime_id": ann.runtime_id[:128]},
+            )
             raise
         level = min(self.level, max(0, ann.compliance_level))
         offered = set(ann.capabilities) | set(ann.optional_features)
@@ -142,15 +148,27 @@ class Host:
         if ignored:
             feature_config["ignored_declared_contracts"] = ",".join(ignored)  # item 145
         await self._runtime_event(
-            "RUNTIME_CONNECT", "SUCCESS", principal, ann.correlation_id,
-            {"runtime_id": conn.runtime_id, "connection_id": conn.connection_id,
-             "negotiated_level": str(level), "features": ",".join(enabled),
-             **({"degraded": "level-1 runtime: streaming disabled"} if level == 0 else {})},
+            "RUNTIME_CONNECT",
+            "SUCCESS",
+            principal,
+            ann.correlation_id,
+            {
+                "runtime_id": conn.runtime_id,
+                "connection_id": conn.connection_id,
+                "negotiated_level": str(level),
+                "features": ",".join(enabled),
+                **({"degraded": "level-1 runtime: streaming disabled"} if level == 0 else {}),
+            },
         )
         return conn, available, feature_config, enabled
 
     async def fulfil(
-        self, principal: Principal, *, session_id: str, runtime_id: str, names: Sequence[str],
+        self,
+        principal: Principal,
+        *,
+        session_id: str,
+        runtime_id: str,
+        names: Sequence[str],
         correlation_id: str,
     ) -> RegistrationOutcome:
         """FulfillTools (F2 steps 5-7, items 63, 78-80, 93, 183). Empty session_id = tenant-wide."""
@@ -166,7 +184,9 @@ class Host:
         elif session_id:
             session = self.sessions.lookup(session_id)
             if session is None:
-                error = ValidationError("INVALID_SESSION", "The session does not exist or has ended.")
+                error = ValidationError(
+                    "INVALID_SESSION", "The session does not exist or has ended."
+                )
             elif session.tenant_id != conn.tenant_id:
                 error = AuthorizationError(
                     "TENANT_ACCESS_DENIED",
@@ -179,62 +199,110 @@ class Host:
             assert conn is not None
             manifest = self.manifest.current
             for name in names:
-                known = manifest.active(name) or (session.dynamic_contracts.get(name) if session else None)
+                known = manifest.active(name) or (
+                    session.dynamic_contracts.get(name) if session else None
+                )
                 if known is None:
-                    outcome.reject(name, ValidationError(
-                        "UNSUPPORTED_TOOL", f"'{name}' is not an active contract of this Host."))
+                    outcome.reject(
+                        name,
+                        ValidationError(
+                            "UNSUPPORTED_TOOL", f"'{name}' is not an active contract of this Host."
+                        ),
+                    )
                 elif not conn.declares(name):
-                    outcome.reject(name, ValidationError(
-                        "UNSUPPORTED_TOOL", f"'{name}' is not among the runtime's declared contracts."))
+                    outcome.reject(
+                        name,
+                        ValidationError(
+                            "UNSUPPORTED_TOOL",
+                            f"'{name}' is not among the runtime's declared contracts.",
+                        ),
+                    )
                 else:
                     self.runtimes.fulfil(conn, session, name)
                     outcome.accepted.append(name)
         await self._runtime_event(
             "CONTRACT_FULFILL" if outcome.accepted else "CONTRACT_FULFILL_REJECTED",
-            "SUCCESS" if not outcome.rejected else ("FAILURE" if not outcome.accepted else "SUCCESS"),
-            principal, correlation_id,
-            {"runtime_id": runtime_id[:128], "session_id": session_id or "*",
-             "fulfilled": ",".join(outcome.accepted), "rejected": ",".join(outcome.rejected)},
+            "SUCCESS"
+            if not outcome.rejected
+            else ("FAILURE" if not outcome.accepted else "SUCCESS"),
+            principal,
+            correlation_id,
+            {
+                "runtime_id": runtime_id[:128],
+                "session_id": session_id or "*",
+                "fulfilled": ",".join(outcome.accepted),
+                "rejected": ",".join(outcome.rejected),
+            },
         )
         return outcome
 
     async def register_tools(
-        self, principal: Principal, *, runtime_id: str, session_id: str,
+        self,
+        principal: Principal,
+        *,
+        runtime_id: str,
+        session_id: str,
         tools: Sequence[Mapping[str, object]],
     ) -> RegistrationOutcome:
         """RegisterTools (F5, items 62, 65-72, 146). Every attempt is audited (item 68)."""
         conn = self.runtimes.find(principal, runtime_id)
         session = self.sessions.lookup(session_id) if session_id else None
         if self.config.mode != "DEVELOPMENT":
-            outcome = refuse_all(tools, ValidationError(
-                "FEATURE_UNAVAILABLE",
-                "This Host runs in STRICT mode: runtimes fulfil manifest contracts and cannot "
-                "register tools.",
-            ))
+            outcome = refuse_all(
+                tools,
+                ValidationError(
+                    "FEATURE_UNAVAILABLE",
+                    "This Host runs in STRICT mode: runtimes fulfil manifest contracts and cannot "
+                    "register tools.",
+                ),
+            )
         elif conn is None:
-            outcome = refuse_all(tools, StateError(
-                "PROTOCOL_VIOLATION", "runtime_id is not an announced runtime of this certificate."))
+            outcome = refuse_all(
+                tools,
+                StateError(
+                    "PROTOCOL_VIOLATION",
+                    "runtime_id is not an announced runtime of this certificate.",
+                ),
+            )
         elif session is None:
-            outcome = refuse_all(tools, ValidationError(
-                "INVALID_SESSION", "Dynamic registration needs an existing session_id."))
+            outcome = refuse_all(
+                tools,
+                ValidationError(
+                    "INVALID_SESSION", "Dynamic registration needs an existing session_id."
+                ),
+            )
         elif session.tenant_id != conn.tenant_id:
-            outcome = refuse_all(tools, AuthorizationError(
-                "TENANT_ACCESS_DENIED", "The session belongs to another tenant."))
+            outcome = refuse_all(
+                tools,
+                AuthorizationError(
+                    "TENANT_ACCESS_DENIED", "The session belongs to another tenant."
+                ),
+            )
         else:
             outcome, added = register(
-                session, self.manifest.current, tools,
+                session,
+                self.manifest.current,
+                tools,
                 limit=self.config.limits.max_dynamic_tools_per_session,
             )
             for contract in added:
                 session.dynamic_contracts[contract.name] = contract
                 self.runtimes.fulfil(conn, session, contract.name)
         await self._runtime_event(
-            "TOOL_REGISTRATION", "SUCCESS" if outcome.status == "SUCCESS" else
-            ("FAILURE" if outcome.status == "FAILURE" else "SUCCESS"),
-            principal, "",
-            {"runtime_id": runtime_id[:128], "session_id": session_id, "status": outcome.status,
-             "accepted": ",".join(outcome.accepted), "rejected": ",".join(outcome.rejected),
-             "errors": " | ".join(e.message for e in outcome.errors)[:1000]},
+            "TOOL_REGISTRATION",
+            "SUCCESS"
+            if outcome.status == "SUCCESS"
+            else ("FAILURE" if outcome.status == "FAILURE" else "SUCCESS"),
+            principal,
+            "",
+            {
+                "runtime_id": runtime_id[:128],
+                "session_id": session_id,
+                "status": outcome.status,
+                "accepted": ",".join(outcome.accepted),
+                "rejected": ",".join(outcome.rejected),
+                "errors": " | ".join(e.message for e in outcome.errors)[:1000],
+            },
         )
         return outcome
 
@@ -245,7 +313,11 @@ class Host:
         conn = self.runtimes.find(principal, runtime_id)
         if conn is None:
             return "REJECTED", [], list(added)
-        accepted = [f for f in added if f in HOST_FEATURES and not (conn.negotiated_level == 0 and f == "streaming")]
+        accepted = [
+            f
+            for f in added
+            if f in HOST_FEATURES and not (conn.negotiated_level == 0 and f == "streaming")
+        ]
         rejected = [f for f in added if f not in accepted]
         conn.capabilities = (conn.capabilities | set(accepted)) - set(removed)
         status = "ACCEPTED" if not rejected else ("PARTIAL" if accepted else "REJECTED")
@@ -274,9 +346,16 @@ class Host:
         """The work stream ended: fail the calls in flight and audit the disconnect."""
         failed = self.runtimes.detach(conn, reason)
         await self._runtime_event(
-            "RUNTIME_DISCONNECT", "SUCCESS", conn.principal, "",
-            {"runtime_id": conn.runtime_id, "connection_id": conn.connection_id,
-             "reason": reason, "failed_in_flight": str(failed)},
+            "RUNTIME_DISCONNECT",
+            "SUCCESS",
+            conn.principal,
+            "",
+            {
+                "runtime_id": conn.runtime_id,
+                "connection_id": conn.connection_id,
+                "reason": reason,
+                "failed_in_flight": str(failed),
+            },
         )
 
     # ------------------------------------------------------------------ internals
@@ -290,19 +369,37 @@ class Host:
     def _session_expired(self, session: Session) -> None:
         self.authorizations.revoke_session(session.session_id)
         self.runtimes.drop_session(session)
-        self._background(self.audit.append(AuditEvent(
-            event_type="SESSION_EXPIRE", outcome="SUCCESS", action="session_expire",
-            principal_id=session.principal_id, tenant_id=session.tenant_id,
-            session_id=session.session_id,
-        )))
+        self._background(
+            self.audit.append(
+                AuditEvent(
+                    event_type="SESSION_EXPIRE",
+                    outcome="SUCCESS",
+                    action="session_expire",
+                    principal_id=session.principal_id,
+                    tenant_id=session.tenant_id,
+                    session_id=session.session_id,
+                )
+            )
+        )
 
     def _runtime_violation(self, conn: RuntimeConnection, invocation_id: str, what: str) -> None:
-        self._background(self.audit.append(AuditEvent(
-            event_type="SECURITY_VIOLATION", outcome="DENIED", action="runtime_message",
-            principal_id=conn.principal.principal_id, tenant_id=conn.tenant_id,
-            metadata={"code": "PROTOCOL_VIOLATION", "reason": what, "runtime_id": conn.runtime_id,
-                      "invocation_id": invocation_id[:128]},
-        )))
+        self._background(
+            self.audit.append(
+                AuditEvent(
+                    event_type="SECURITY_VIOLATION",
+                    outcome="DENIED",
+                    action="runtime_message",
+                    principal_id=conn.principal.principal_id,
+                    tenant_id=conn.tenant_id,
+                    metadata={
+                        "code": "PROTOCOL_VIOLATION",
+                        "reason": what,
+                        "runtime_id": conn.runtime_id,
+                        "invocation_id": invocation_id[:128],
+                    },
+                )
+            )
+        )
 
     def _background(self, coro: object) -> None:
         task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
@@ -310,14 +407,24 @@ class Host:
         task.add_done_callback(self._pending.discard)
 
     async def _runtime_event(
-        self, event_type: str, outcome: str, principal: Principal, correlation_id: str,
+        self,
+        event_type: str,
+        outcome: str,
+        principal: Principal,
+        correlation_id: str,
         metadata: Mapping[str, str],
     ) -> None:
-        await self.audit.append(AuditEvent(
-            event_type=event_type, outcome=outcome, action=event_type.lower(),
-            principal_id=principal.principal_id, tenant_id=principal.tenant_id,
-            correlation_id=correlation_id, metadata=dict(metadata),
-        ))
+        await self.audit.append(
+            AuditEvent(
+                event_type=event_type,
+                outcome=outcome,
+                action=event_type.lower(),
+                principal_id=principal.principal_id,
+                tenant_id=principal.tenant_id,
+                correlation_id=correlation_id,
+                metadata=dict(metadata),
+            )
+        )
 
     async def _watch_heartbeats(self) -> None:
         limits = self.config.limits

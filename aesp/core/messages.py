@@ -71,8 +71,6 @@ class HeartbeatEcho:
     timestamp_ms: int
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class RuntimeResult:
     """Runtime -> Host: the ADM ToolResult of a dispatch.

@@ -142,10 +142,14 @@ class Pipeline:
             # (8) arguments against the Host's own schema, never the Runtime's (item 88).
             self._check_args(contract, args, req)
         except AespError as exc:
-            await self._refused("TOOL_INVOCATION_START", principal, exc, req.correlation_id, session, req.name)
+            await self._refused(
+                "TOOL_INVOCATION_START", principal, exc, req.correlation_id, session, req.name
+            )
             raise
         entry = CachedCall(
-            args_digest, asyncio.get_running_loop().create_future(), ids.now_ms() + self._limits.idempotency_window_ms
+            args_digest,
+            asyncio.get_running_loop().create_future(),
+            ids.now_ms() + self._limits.idempotency_window_ms,
         )
         session.calls[req.call_id] = entry
         try:
@@ -172,23 +176,52 @@ class Pipeline:
         try:
             # (9) START is durable before dispatch (C-36).
             await self._record(
-                "TOOL_INVOCATION_START", "SUCCESS", principal, req.correlation_id, session,
-                resource=contract.name, durable=True,
-                metadata={"invocation_id": inv_id, "contract_digest": contract.digest, "args_sha256": args_digest},
+                "TOOL_INVOCATION_START",
+                "SUCCESS",
+                principal,
+                req.correlation_id,
+                session,
+                resource=contract.name,
+                durable=True,
+                metadata={
+                    "invocation_id": inv_id,
+                    "contract_digest": contract.digest,
+                    "args_sha256": args_digest,
+                },
             )
             # (10) a Runtime of this tenant that fulfils the tool, breaker permitting.
             conn = self._runtimes.pick(session, contract.name, need_streaming=False)
         except AespError as exc:
-            await self._refused("TOOL_INVOCATION_START", principal, exc, req.correlation_id, session, contract.name)
+            await self._refused(
+                "TOOL_INVOCATION_START", principal, exc, req.correlation_id, session, contract.name
+            )
             raise
         loop = asyncio.get_running_loop()
-        inv = Invocation(inv_id, session, contract, conn, req.call_id, streaming=False, future=loop.create_future())
+        inv = Invocation(
+            inv_id,
+            session,
+            contract,
+            conn,
+            req.call_id,
+            streaming=False,
+            future=loop.create_future(),
+        )
         timeout_ms = self._timeout(req)
         conn.in_flight[inv_id] = inv
         session.active[inv_id] = lambda err: _fail(inv, err)
         try:
             # (11) dispatch with a fresh invocation id and the propagated correlation id.
-            conn.send(Dispatch(inv_id, req.correlation_id, session.session_id, req.call_id, req.name, req.args_json, timeout_ms))
+            conn.send(
+                Dispatch(
+                    inv_id,
+                    req.correlation_id,
+                    session.session_id,
+                    req.call_id,
+                    req.name,
+                    req.args_json,
+                    timeout_ms,
+                )
+            )
             try:
                 result = await asyncio.wait_for(inv.future, timeout_ms / 1000)  # type: ignore[arg-type]
             except TimeoutError:
@@ -203,7 +236,9 @@ class Pipeline:
             # (12) the result must be valid ADM and match the call (items 43, 96).
             violation = check_result(result, req.call_id, contract)
             if violation is not None:
-                await self._violation(conn.runtime_id, principal, session, req.correlation_id, violation)
+                await self._violation(
+                    conn.runtime_id, principal, session, req.correlation_id, violation
+                )
                 raise ExecutionError(
                     "TOOL_EXECUTION_FAILED",
                     f"The runtime returned an invalid result for '{contract.name}'; it was not "
@@ -214,8 +249,13 @@ class Pipeline:
             if exc.code != "INVALID_STATE":
                 conn.breaker.record_failure(exc.code)
             await self._record(
-                "TOOL_INVOCATION_FAILED", "ERROR", principal, req.correlation_id, session,
-                resource=contract.name, metadata=_error_meta(exc, invocation_id=inv_id),
+                "TOOL_INVOCATION_FAILED",
+                "ERROR",
+                principal,
+                req.correlation_id,
+                session,
+                resource=contract.name,
+                metadata=_error_meta(exc, invocation_id=inv_id),
             )
             raise
         finally:
@@ -224,14 +264,24 @@ class Pipeline:
         conn.breaker.record_success()
         # (13) COMPLETE, with both ids (F4 step 9).
         await self._record(
-            "TOOL_INVOCATION_COMPLETE", "SUCCESS", principal, req.correlation_id, session,
+            "TOOL_INVOCATION_COMPLETE",
+            "SUCCESS",
+            principal,
+            req.correlation_id,
+            session,
             resource=contract.name,
-            metadata={"invocation_id": inv_id, "status": result.status, "runtime_id": conn.runtime_id,
-                      "duration_ms": str(ids.now_ms() - started)},
+            metadata={
+                "invocation_id": inv_id,
+                "status": result.status,
+                "runtime_id": conn.runtime_id,
+                "duration_ms": str(ids.now_ms() - started),
+            },
         )
         return CallOutcome(inv_id, req.correlation_id, result, contract.digest)
 
-    async def call_stream(self, principal: Principal, req: CallRequest) -> AsyncIterator[RuntimeChunk]:
+    async def call_stream(
+        self, principal: Principal, req: CallRequest
+    ) -> AsyncIterator[RuntimeChunk]:
         """A streaming governed call (F7): the same checks, then chunks as they arrive.
 
         Streaming calls are not replayed by call_id (docs/protocol-decisions.md).
@@ -251,18 +301,31 @@ class Pipeline:
             self._check_args(contract, args, req)
             inv_id = ids.invocation_id()
             await self._record(
-                "TOOL_INVOCATION_START", "SUCCESS", principal, req.correlation_id, session,
-                resource=contract.name, durable=True,
-                metadata={"invocation_id": inv_id, "contract_digest": contract.digest,
-                          "args_sha256": args_digest, "streaming": "true"},
+                "TOOL_INVOCATION_START",
+                "SUCCESS",
+                principal,
+                req.correlation_id,
+                session,
+                resource=contract.name,
+                durable=True,
+                metadata={
+                    "invocation_id": inv_id,
+                    "contract_digest": contract.digest,
+                    "args_sha256": args_digest,
+                    "streaming": "true",
+                },
             )
             conn = self._runtimes.pick(session, contract.name, need_streaming=True)
         except AespError as exc:
-            await self._refused("TOOL_INVOCATION_START", principal, exc, req.correlation_id, session, req.name)
+            await self._refused(
+                "TOOL_INVOCATION_START", principal, exc, req.correlation_id, session, req.name
+            )
             raise
         return self._stream(principal, session, contract, req, conn, inv_id)
 
-    async def _stream(self, principal, session, contract, req, conn, inv_id) -> AsyncIterator[RuntimeChunk]:  # noqa: ANN001
+    async def _stream(
+        self, principal, session, contract, req, conn, inv_id
+    ) -> AsyncIterator[RuntimeChunk]:  # noqa: ANN001
         queue: asyncio.Queue[RuntimeChunk | AespError] = asyncio.Queue()
         inv = Invocation(inv_id, session, contract, conn, req.call_id, streaming=True, chunks=queue)
         timeout_ms = self._timeout(req)
@@ -272,7 +335,17 @@ class Pipeline:
         count = 0
         outcome = "SUCCESS"
         try:
-            conn.send(Dispatch(inv_id, req.correlation_id, session.session_id, req.call_id, req.name, req.args_json, timeout_ms))
+            conn.send(
+                Dispatch(
+                    inv_id,
+                    req.correlation_id,
+                    session.session_id,
+                    req.call_id,
+                    req.name,
+                    req.args_json,
+                    timeout_ms,
+                )
+            )
             while True:
                 left = deadline - asyncio.get_running_loop().time()
                 try:
@@ -281,14 +354,22 @@ class Pipeline:
                     inv.done = True
                     conn.outbox.put_nowait(Cancel(inv_id, "timeout"))
                     raise ExecutionError(
-                        "TIMEOUT", f"'{contract.name}' did not finish streaming within {timeout_ms} ms.",
+                        "TIMEOUT",
+                        f"'{contract.name}' did not finish streaming within {timeout_ms} ms.",
                         retry_after_ms=1000,
                     ) from None
                 if isinstance(item, AespError):
                     raise item
                 count += 1
-                chunk = RuntimeChunk(inv_id, item.chunk_id, item.payload, item.is_final, req.correlation_id,
-                                     item.error_code, item.error_message)
+                chunk = RuntimeChunk(
+                    inv_id,
+                    item.chunk_id,
+                    item.payload,
+                    item.is_final,
+                    req.correlation_id,
+                    item.error_code,
+                    item.error_message,
+                )
                 yield chunk
                 if item.error_code:
                     outcome = "ERROR"
@@ -299,8 +380,15 @@ class Pipeline:
             outcome = "ERROR"
             if exc.code != "INVALID_STATE":
                 conn.breaker.record_failure(exc.code)
-            await self._record("TOOL_INVOCATION_FAILED", "ERROR", principal, req.correlation_id, session,
-                               resource=contract.name, metadata=_error_meta(exc, invocation_id=inv_id))
+            await self._record(
+                "TOOL_INVOCATION_FAILED",
+                "ERROR",
+                principal,
+                req.correlation_id,
+                session,
+                resource=contract.name,
+                metadata=_error_meta(exc, invocation_id=inv_id),
+            )
             raise
         finally:
             if not inv.done:  # the client went away: tell the runtime to stop
@@ -311,7 +399,12 @@ class Pipeline:
             session.active.pop(inv_id, None)
         conn.breaker.record_success()
         await self._record(
-            "TOOL_INVOCATION_COMPLETE", outcome, principal, req.correlation_id, session, resource=contract.name,
+            "TOOL_INVOCATION_COMPLETE",
+            outcome,
+            principal,
+            req.correlation_id,
+            session,
+            resource=contract.name,
             metadata={"invocation_id": inv_id, "chunks": str(count), "runtime_id": conn.runtime_id},
         )
 
@@ -341,14 +434,25 @@ class Pipeline:
                 log_deadline_ms=now + self._limits.correlation_timeout_ms,
             )
             await self._record(
-                "AUTHORIZATION_SUCCESS", "SUCCESS", principal, req.correlation_id, session,
-                resource=req.name, durable=True,
-                metadata={"invocation_id": auth.invocation_id, "args_sha256": args_digest,
-                          "contract_digest": contract.digest, "mode": "governed_local"},
+                "AUTHORIZATION_SUCCESS",
+                "SUCCESS",
+                principal,
+                req.correlation_id,
+                session,
+                resource=req.name,
+                durable=True,
+                metadata={
+                    "invocation_id": auth.invocation_id,
+                    "args_sha256": args_digest,
+                    "contract_digest": contract.digest,
+                    "mode": "governed_local",
+                },
             )
             self._auths.add(auth)
         except AespError as exc:
-            await self._refused("AUTHORIZATION_DENIED", principal, exc, req.correlation_id, session, req.name)
+            await self._refused(
+                "AUTHORIZATION_DENIED", principal, exc, req.correlation_id, session, req.name
+            )
             raise
         return auth
 
@@ -386,16 +490,28 @@ class Pipeline:
                 f"The result was not logged: {problem}. Authorise the call again before executing it.",
             )
         assert auth is not None
-        manifest_contract = self._manifest.current.get(auth.name) or session.dynamic_contracts.get(auth.name)
+        manifest_contract = self._manifest.current.get(auth.name) or session.dynamic_contracts.get(
+            auth.name
+        )
         violation = None
         if manifest_contract is not None:
             violation = check_result(result, auth.call_id, manifest_contract)
         outcome = "SUCCESS" if result.status == "SUCCESS" and violation is None else "ERROR"
         await self._record(
-            "TOOL_INVOCATION_COMPLETE", outcome, principal, correlation_id or auth.correlation_id, session,
-            resource=auth.name, durable=True,
-            metadata={"invocation_id": invocation_id, "mode": "governed_local", "status": result.status,
-                      "execution_time_ms": str(execution_time_ms), **({"violation": violation} if violation else {})},
+            "TOOL_INVOCATION_COMPLETE",
+            outcome,
+            principal,
+            correlation_id or auth.correlation_id,
+            session,
+            resource=auth.name,
+            durable=True,
+            metadata={
+                "invocation_id": invocation_id,
+                "mode": "governed_local",
+                "status": result.status,
+                "execution_time_ms": str(execution_time_ms),
+                **({"violation": violation} if violation else {}),
+            },
         )
 
     # ------------------------------------------------------------------ steps
@@ -404,9 +520,13 @@ class Pipeline:
         try:
             validate_call_id(req.call_id, "call.call_id")
         except AdmError as exc:
-            raise ValidationError("SCHEMA_VIOLATION", f"The call is invalid: {exc}.", details={"field": exc.path}) from None
+            raise ValidationError(
+                "SCHEMA_VIOLATION", f"The call is invalid: {exc}.", details={"field": exc.path}
+            ) from None
         if len(req.args_json) > self._limits.max_message_bytes:
-            raise ValidationError("MESSAGE_TOO_LARGE", "The arguments exceed the Host's size limit.")
+            raise ValidationError(
+                "MESSAGE_TOO_LARGE", "The arguments exceed the Host's size limit."
+            )
         try:
             args = parse_json(req.args_json)
         except AdmError as exc:
@@ -417,7 +537,9 @@ class Pipeline:
             ) from None
         return args, "sha256:" + hashlib.sha256(canonical_json(args)).hexdigest()
 
-    def _idempotent(self, session: Session, req: CallRequest, args_digest: str) -> asyncio.Future[Any] | None:
+    def _idempotent(
+        self, session: Session, req: CallRequest, args_digest: str
+    ) -> asyncio.Future[Any] | None:
         entry = session.calls.get(req.call_id)
         if entry is None:
             return None
@@ -500,16 +622,34 @@ class Pipeline:
         kind = "AUTHORIZATION_DENIED" if denied and event_type.startswith("TOOL_") else event_type
         with contextlib.suppress(AespError):  # the original refusal is what the caller must see
             await self._record(
-                kind, "DENIED" if denied else "FAILURE", principal, correlation_id, session,
-                resource=resource, metadata=_error_meta(exc),
+                kind,
+                "DENIED" if denied else "FAILURE",
+                principal,
+                correlation_id,
+                session,
+                resource=resource,
+                metadata=_error_meta(exc),
             )
 
     async def _violation(
-        self, runtime_id: str, principal: Principal, session: Session | None, correlation_id: str, what: str
+        self,
+        runtime_id: str,
+        principal: Principal,
+        session: Session | None,
+        correlation_id: str,
+        what: str,
     ) -> None:
         await self._record(
-            "SECURITY_VIOLATION", "DENIED", principal, correlation_id, session,
-            metadata={"code": "PROTOCOL_VIOLATION", "reason": what, **({"runtime_id": runtime_id} if runtime_id else {})},
+            "SECURITY_VIOLATION",
+            "DENIED",
+            principal,
+            correlation_id,
+            session,
+            metadata={
+                "code": "PROTOCOL_VIOLATION",
+                "reason": what,
+                **({"runtime_id": runtime_id} if runtime_id else {}),
+            },
         )
 
 

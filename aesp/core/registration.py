@@ -66,25 +66,36 @@ def register(
         try:
             tool = Tool.from_json(raw, profile=Profile.STRICT)
         except AdmError as exc:
-            outcome.reject(label, ValidationError(
-                "SCHEMA_VIOLATION", f"Tool {label} is invalid: {exc}.", details={"field": exc.path}
-            ))
+            outcome.reject(
+                label,
+                ValidationError(
+                    "SCHEMA_VIOLATION",
+                    f"Tool {label} is invalid: {exc}.",
+                    details={"field": exc.path},
+                ),
+            )
             continue
         names = [d.name for d in tool.function_declarations]
         clash = [n for n in names if manifest.get(n) is not None]
         if clash:
-            outcome.reject(label, ValidationError(
-                "SCHEMA_VIOLATION",
-                f"'{clash[0]}' is a manifest contract; a registration cannot replace it.",
-                details={"reason": "NAME_CONFLICT", "name": clash[0]},
-            ))
+            outcome.reject(
+                label,
+                ValidationError(
+                    "SCHEMA_VIOLATION",
+                    f"'{clash[0]}' is a manifest contract; a registration cannot replace it.",
+                    details={"reason": "NAME_CONFLICT", "name": clash[0]},
+                ),
+            )
             continue
         if len(taken | set(names)) > limit:
-            outcome.reject(label, ValidationError(
-                "FEATURE_UNAVAILABLE",
-                f"The session already holds its maximum of {limit} dynamic tools.",
-                details={"reason": "LIMIT"},
-            ))
+            outcome.reject(
+                label,
+                ValidationError(
+                    "FEATURE_UNAVAILABLE",
+                    f"The session already holds its maximum of {limit} dynamic tools.",
+                    details={"reason": "LIMIT"},
+                ),
+            )
             continue
         for decl in tool.function_declarations:
             contract = ToolContract(

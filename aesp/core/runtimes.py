@@ -269,11 +269,7 @@ class RuntimeRegistry:
         conn.attached = False
         self._connections.pop(conn.connection_id, None)
         for key, name in conn.fulfilled:
-            table = (
-                self._tenant_fulfilments.get(conn.tenant_id, {})
-                if key == ""
-                else None
-            )
+            table = self._tenant_fulfilments.get(conn.tenant_id, {}) if key == "" else None
             holders = table.get(name) if table is not None else None
             if holders and conn.connection_id in holders:
                 holders.remove(conn.connection_id)

@@ -40,7 +40,9 @@ def call_request(
         ValidationError: ``MALFORMED_REQUEST`` when the FunctionCall or its args are missing.
     """
     if not has_call:
-        raise ValidationError("MALFORMED_REQUEST", "The request has no 'call' (an ADM FunctionCall).")
+        raise ValidationError(
+            "MALFORMED_REQUEST", "The request has no 'call' (an ADM FunctionCall)."
+        )
     if not call.args:
         raise ValidationError(
             "MALFORMED_REQUEST",
@@ -90,7 +92,10 @@ def runtime_chunk(msg: _grid_pb2.StreamChunk) -> RuntimeChunk:
     """A Runtime's StreamChunk as a core RuntimeChunk."""
     code = message = ""
     if msg.HasField("enhanced_error"):
-        code, message = msg.enhanced_error.type or "TOOL_EXECUTION_FAILED", msg.enhanced_error.message
+        code, message = (
+            msg.enhanced_error.type or "TOOL_EXECUTION_FAILED",
+            msg.enhanced_error.message,
+        )
     elif msg.HasField("error"):
         code, message = msg.error.type or "TOOL_EXECUTION_FAILED", msg.error.message
     return RuntimeChunk(
@@ -138,7 +143,9 @@ def contract_message(contract: ToolContract) -> _enterprise_pb2.EnterpriseToolCo
         contract_version=contract.contract_version,
         description=contract.description,
         parameters=canonical_json(contract.parameters),
-        return_type=canonical_json(contract.return_type) if contract.return_type is not None else b"",
+        return_type=canonical_json(contract.return_type)
+        if contract.return_type is not None
+        else b"",
         supports_streaming=contract.supports_streaming,
         security_classification=contract.security_classification,
         required_roles=contract.required_roles,

@@ -38,11 +38,16 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
         try:
             return authenticate(context, self._trust_domain)[0]
         except AespError:
-            await self._host.audit.append(AuditEvent(
-                event_type="AUTHENTICATION_FAILURE", outcome="DENIED", action="authenticate",
-                correlation_id=correlation_id, source_ip=context.peer(),
-                metadata={"reason": "no SPIFFE id of this trust domain"},
-            ))
+            await self._host.audit.append(
+                AuditEvent(
+                    event_type="AUTHENTICATION_FAILURE",
+                    outcome="DENIED",
+                    action="authenticate",
+                    correlation_id=correlation_id,
+                    source_ip=context.peer(),
+                    metadata={"reason": "no SPIFFE id of this trust domain"},
+                )
+            )
             raise
 
     async def CreateSession(
@@ -54,7 +59,9 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
         try:
             principal = await self._principal(context, cid)
             session = await self._pipeline.create_session(
-                principal, ttl_seconds=request.ttl_seconds, metadata=dict(request.metadata),
+                principal,
+                ttl_seconds=request.ttl_seconds,
+                metadata=dict(request.metadata),
                 correlation_id=cid,
             )
         except AespError as exc:
@@ -106,8 +113,11 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
         try:
             principal = await self._principal(context, cid)
             req = convert.call_request(
-                session_id=request.session_id, call=request.call, has_call=request.HasField("call"),
-                correlation_id=cid, timeout_ms=request.timeout_ms,
+                session_id=request.session_id,
+                call=request.call,
+                has_call=request.HasField("call"),
+                correlation_id=cid,
+                timeout_ms=request.timeout_ms,
             )
             outcome = await self._pipeline.call(principal, req)
         except AespError as exc:
@@ -132,15 +142,20 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
         try:
             principal = await self._principal(context, cid)
             req = convert.call_request(
-                session_id=request.session_id, call=request.call, has_call=request.HasField("call"),
-                correlation_id=cid, timeout_ms=request.timeout_ms,
+                session_id=request.session_id,
+                call=request.call,
+                has_call=request.HasField("call"),
+                correlation_id=cid,
+                timeout_ms=request.timeout_ms,
             )
             stream = await self._pipeline.call_stream(principal, req)
             async for chunk in stream:
                 chunk_id = chunk.chunk_id + 1
                 out = _grid_pb2.StreamChunk(
-                    invocation_id=chunk.invocation_id, chunk_id=chunk.chunk_id,
-                    payload=chunk.payload, is_final=chunk.is_final or bool(chunk.error_code),
+                    invocation_id=chunk.invocation_id,
+                    chunk_id=chunk.chunk_id,
+                    payload=chunk.payload,
+                    is_final=chunk.is_final or bool(chunk.error_code),
                     correlation_id=cid,
                 )
                 if chunk.error_code:
@@ -153,7 +168,9 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
                 yield out
         except AespError as exc:
             yield _grid_pb2.StreamChunk(
-                chunk_id=chunk_id, is_final=True, correlation_id=cid,
+                chunk_id=chunk_id,
+                is_final=True,
+                correlation_id=cid,
                 error=_grid_pb2.Error(message=exc.message, type=exc.code),
                 enhanced_error=_err(exc, cid, principal, request.session_id, request.call.name),
             )
@@ -167,13 +184,17 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
         try:
             principal = await self._principal(context, cid)
             req = convert.call_request(
-                session_id=request.session_id, call=request.call, has_call=request.HasField("call"),
-                correlation_id=cid, metadata=dict(request.metadata),
+                session_id=request.session_id,
+                call=request.call,
+                has_call=request.HasField("call"),
+                correlation_id=cid,
+                metadata=dict(request.metadata),
             )
             auth = await self._pipeline.authorize(principal, req)
         except AespError as exc:
             return _AuthorizeStatus(
-                status=_AuthorizeStatus.DENIED, correlation_id=cid,
+                status=_AuthorizeStatus.DENIED,
+                correlation_id=cid,
                 error=_err(exc, cid, principal, request.session_id, request.call.name),
             )
         return _AuthorizeStatus(
@@ -209,7 +230,8 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
             )
         except AespError as exc:
             return _LogStatus(
-                status=_LogStatus.REJECTED, correlation_id=cid,
+                status=_LogStatus.REJECTED,
+                correlation_id=cid,
                 error=_err(exc, cid, principal, request.session_id),
             )
         return _LogStatus(status=_LogStatus.LOGGED, correlation_id=cid)

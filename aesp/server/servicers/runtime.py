@@ -38,7 +38,9 @@ class RuntimeServicer(_host_pb2_grpc.GridRuntimeServiceServicer):
         self._trust_domain = host.config.trust_domain
 
     async def AnnounceRuntime(
-        self, request: _enterprise_pb2.EnterpriseRuntimeAnnouncement, context: grpc.aio.ServicerContext
+        self,
+        request: _enterprise_pb2.EnterpriseRuntimeAnnouncement,
+        context: grpc.aio.ServicerContext,
     ) -> _grid_pb2.AnnounceRuntimeResponse:
         """Accept an EnterpriseRuntimeAnnouncement; the certificate decides identity and tenant."""
         cid = accept_correlation_id(request.correlation_id)
@@ -85,8 +87,11 @@ class RuntimeServicer(_host_pb2_grpc.GridRuntimeServiceServicer):
             await abort(context, exc)
             raise AssertionError("unreachable") from exc
         outcome = await self._host.fulfil(
-            principal, session_id=request.session_id, runtime_id=request.runtime_id,
-            names=list(request.tool_names), correlation_id=cid,
+            principal,
+            session_id=request.session_id,
+            runtime_id=request.runtime_id,
+            names=list(request.tool_names),
+            correlation_id=cid,
         )
         return _Fulfil(
             status=_Fulfil.Status.Value(outcome.status),
@@ -156,7 +161,9 @@ class RuntimeServicer(_host_pb2_grpc.GridRuntimeServiceServicer):
             principal, _ = authenticate(context, self._trust_domain)
             first = await anext(aiter(request_iterator), None)
             if first is None or first.WhichOneof("kind") != "open":
-                raise StateError("PROTOCOL_VIOLATION", "The first message on Connect must be 'open'.")
+                raise StateError(
+                    "PROTOCOL_VIOLATION", "The first message on Connect must be 'open'."
+                )
             conn = self._host.attach(first.open.connection_id, principal)
         except AespError as exc:
             await abort(context, exc)
@@ -204,7 +211,12 @@ def _errors(
     outcome: RegistrationOutcome, cid: str, tenant_id: str, principal_id: str
 ) -> list[_grid_pb2.EnhancedError]:
     return [
-        enhanced_error(e, correlation_id=cid, tenant_id=tenant_id, principal_id=principal_id,
-                       tool_name=name[:64])
+        enhanced_error(
+            e,
+            correlation_id=cid,
+            tenant_id=tenant_id,
+            principal_id=principal_id,
+            tool_name=name[:64],
+        )
         for name, e in zip(outcome.rejected, outcome.errors, strict=True)
     ]

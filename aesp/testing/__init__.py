@@ -1,0 +1,1 @@
+"""Test support shipped with aesp: a real Host on loopback, and fakes that implement the ports."""
