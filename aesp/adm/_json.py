@@ -153,13 +153,28 @@ def _find_lone_surrogate(obj: object, path: str) -> str | None:
     return None
 
 
-def _surrogate_error(obj: object) -> AdmError:
+def _surrogate_error(obj: object, root: str = _ROOT) -> AdmError:
     """Build the error for a string that cannot be UTF-8 encoded."""
     return AdmError(
-        _find_lone_surrogate(obj, _ROOT) or _ROOT,
+        _find_lone_surrogate(obj, root) or root,
         "string contains a lone UTF-16 surrogate and cannot be encoded as UTF-8",
         rule="4.1#1",
     )
+
+
+def _canonical(obj: object, root: str) -> bytes:
+    """Serialise ``obj``; report failures with paths rooted at ``root``."""
+    out: list[str] = []
+    try:
+        _emit(obj, out, 0)
+    except Invalid as exc:
+        raise exc.to_error(root) from None
+    except RecursionError:
+        raise AdmError(root, "value is nested too deeply to serialise") from None
+    try:
+        return "".join(out).encode("utf-8")
+    except UnicodeEncodeError:
+        raise _surrogate_error(obj, root) from None
 
 
 def canonical_json(obj: object) -> bytes:
@@ -174,17 +189,7 @@ def canonical_json(obj: object) -> bytes:
     Raises:
         AdmError: If ``obj`` is not representable as JSON (path is JSONPath-like, ``$.a[0]``).
     """
-    out: list[str] = []
-    try:
-        _emit(obj, out, 0)
-    except Invalid as exc:
-        raise exc.to_error(_ROOT) from None
-    except RecursionError:
-        raise AdmError(_ROOT, "value is nested too deeply to serialise") from None
-    try:
-        return "".join(out).encode("utf-8")
-    except UnicodeEncodeError:
-        raise _surrogate_error(obj) from None
+    return _canonical(obj, _ROOT)
 
 
 def validate_json_value(obj: object, *, path: str = _ROOT) -> None:
@@ -197,12 +202,7 @@ def validate_json_value(obj: object, *, path: str = _ROOT) -> None:
     Raises:
         AdmError: If the value is not JSON-serialisable.
     """
-    try:
-        _emit(obj, [], 0)
-    except Invalid as exc:
-        raise exc.to_error(path) from None
-    except RecursionError:
-        raise AdmError(path, "value is nested too deeply to serialise") from None
+    _canonical(obj, path)
 
 
 def content_digest(obj: object) -> str:

@@ -281,29 +281,21 @@ class ToolResult:
 def _check_discriminator(status: object, has_content: bool, error: object, path: str) -> None:
     """SUCCESS needs content and no error; ERROR needs an error and no content (4.4#40-42)."""
     if not isinstance(status, ResultStatus):
-        raise AdmError(
-            join_path(path, "status"),
-            f"status must be a ResultStatus, got {status!r}",
-            rule="4.4#42",
-        )
+        message = f"status must be a ResultStatus, got {status!r}"
+        raise AdmError(join_path(path, "status"), message, rule="4.4#42")
     if error is not None and not isinstance(error, ErrorObject):
-        raise AdmError(
-            join_path(path, "error"), f"error must be an ErrorObject, got {type(error).__name__}"
-        )
+        message = f"error must be an ErrorObject, got {type(error).__name__}"
+        raise AdmError(join_path(path, "error"), message)
     if has_content and error is not None:
-        raise AdmError(
-            path or "$", "a ToolResult must not carry both 'content' and 'error'", rule="4.4#42"
-        )
+        message = "a ToolResult must not carry both 'content' and 'error'"
+        raise AdmError(path or "$", message, rule="4.4#42")
     if status is ResultStatus.SUCCESS:
         if not has_content:
-            raise AdmError(
-                join_path(path, "content"),
-                "a SUCCESS result requires 'content' (null is allowed)",
-                rule="4.4#40",
-            )
-    elif error is None:
+            message = "a SUCCESS result requires 'content' (null is allowed)"
+            raise AdmError(join_path(path, "content"), message, rule="4.4#40")
+        return
+    if has_content:
+        message = "an ERROR result must not carry 'content'"
+        raise AdmError(join_path(path, "content"), message, rule="4.4#41")
+    if error is None:
         raise AdmError(join_path(path, "error"), "an ERROR result requires 'error'", rule="4.4#41")
-    elif has_content:
-        raise AdmError(
-            join_path(path, "content"), "an ERROR result must not carry 'content'", rule="4.4#41"
-        )

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from _samples import CALL, DECLARATION, MANIFEST, RESULT_ERR, RESULT_NULL, RESULT_OK, TOOL, WEATHER_PARAMS
+from _adm_samples import CALL, DECLARATION, MANIFEST, RESULT_ERR, RESULT_NULL, RESULT_OK, TOOL, WEATHER_PARAMS
 
 from aesp.adm import (
     MAX_SCHEMA_DEPTH,

@@ -1,0 +1,1 @@
+"""Example tools and manifest used by ``aesp demo`` and the documentation."""
