@@ -9,6 +9,7 @@ OPEN -> HALF_OPEN once ``recovery_timeout_ms`` has passed; HALF_OPEN -> CLOSED a
 from __future__ import annotations
 
 import enum
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -70,7 +71,7 @@ class CircuitBreaker:
         if self._state is not BreakerState.OPEN:
             return 0
         left = self._opened_at + self._cfg.recovery_timeout_ms / 1000 - self._clock()
-        return max(0, int(left * 1000) + (1 if left > 0 else 0))
+        return max(0, math.ceil(left * 1000))
 
     def record_success(self) -> None:
         """A dispatched call completed (a business-logic ERROR result is a success here)."""
