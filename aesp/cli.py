@@ -123,7 +123,17 @@ def _runtime(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await runtime.start()
-        await stop.wait()
+        ready = asyncio.create_task(runtime.connected.wait())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({ready, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if ready.done():
+            print(
+                f"aesp runtime {runtime.runtime_id}: connected; the Host accepted "
+                f"{', '.join(runtime.fulfilled) or 'no tools'}",
+                flush=True,
+            )
+        await stopping
+        ready.cancel()
         await runtime.stop()
 
     asyncio.run(main())

@@ -24,14 +24,32 @@ DECLARATION: dict[str, Any] = {
 TOOL: dict[str, Any] = {
     "function_declarations": [
         DECLARATION,
-        {"name": "no_args", "description": "Takes nothing.", "parameters": {"type": "OBJECT", "properties": {}}},
+        {
+            "name": "no_args",
+            "description": "Takes nothing.",
+            "parameters": {"type": "OBJECT", "properties": {}},
+        },
     ]
 }
 
-CALL: dict[str, Any] = {"call_id": "c-1", "name": "get_weather", "args": {"city": "Zürich", "days": 2}}
+CALL: dict[str, Any] = {
+    "call_id": "c-1",
+    "name": "get_weather",
+    "args": {"city": "Zürich", "days": 2},
+}
 
-RESULT_OK: dict[str, Any] = {"call_id": "c-1", "name": "get_weather", "status": "SUCCESS", "content": {"t": 21.5}}
-RESULT_NULL: dict[str, Any] = {"call_id": "c-1", "name": "get_weather", "status": "SUCCESS", "content": None}
+RESULT_OK: dict[str, Any] = {
+    "call_id": "c-1",
+    "name": "get_weather",
+    "status": "SUCCESS",
+    "content": {"t": 21.5},
+}
+RESULT_NULL: dict[str, Any] = {
+    "call_id": "c-1",
+    "name": "get_weather",
+    "status": "SUCCESS",
+    "content": None,
+}
 RESULT_ERR: dict[str, Any] = {
     "call_id": "c-1",
     "name": "get_weather",
@@ -41,6 +59,8 @@ RESULT_ERR: dict[str, Any] = {
 
 MANIFEST: dict[str, Any] = {
     "manifest_version": "1.0.0",
-    "contracts": [{"name": "weather", "description": "Weather", "function_declarations": [DECLARATION]}],
+    "contracts": [
+        {"name": "weather", "description": "Weather", "function_declarations": [DECLARATION]}
+    ],
     "global_metadata": {"owner": "team-a", "environment": ""},
 }

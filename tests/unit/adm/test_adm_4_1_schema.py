@@ -7,7 +7,16 @@ import json
 from typing import Any
 
 import pytest
-from _adm_samples import CALL, DECLARATION, MANIFEST, RESULT_ERR, RESULT_NULL, RESULT_OK, TOOL, WEATHER_PARAMS
+from _adm_samples import (
+    CALL,
+    DECLARATION,
+    MANIFEST,
+    RESULT_ERR,
+    RESULT_NULL,
+    RESULT_OK,
+    TOOL,
+    WEATHER_PARAMS,
+)
 
 from aesp.adm import (
     MAX_SCHEMA_DEPTH,
@@ -63,7 +72,9 @@ def _nulls(value: object, path: str = "$") -> list[str]:
         pytest.param(ErrorObject("boom"), "type", id="ErrorObject-type"),
         pytest.param(ToolResult.success("c", "f", 1), "error", id="ToolResult-success-error"),
         pytest.param(ToolResult.failure("c", "f", "bad"), "content", id="ToolResult-error-content"),
-        pytest.param(ToolManifest("1.0.0", ({"name": "a"},)), "global_metadata", id="ToolManifest-metadata"),
+        pytest.param(
+            ToolManifest("1.0.0", ({"name": "a"},)), "global_metadata", id="ToolManifest-metadata"
+        ),
         pytest.param(FunctionCall("c", "f", {}), "extensions", id="FunctionCall-no-extensions-key"),
     ],
 )
@@ -106,8 +117,12 @@ REQUIRED_FIELDS = [
     ("cls", "doc", "field"),
     [pytest.param(c, d, f, id=f"{c.__name__}.{f}") for c, d, f in REQUIRED_FIELDS],
 )
-@pytest.mark.parametrize("mutate", [pytest.param(_without, id="missing"), pytest.param(_nulled, id="null")])
-def test_4_1_03_parser_rejects_missing_or_null_required_field(cls: Any, doc: Any, field: str, mutate: Any) -> None:
+@pytest.mark.parametrize(
+    "mutate", [pytest.param(_without, id="missing"), pytest.param(_nulled, id="null")]
+)
+def test_4_1_03_parser_rejects_missing_or_null_required_field(
+    cls: Any, doc: Any, field: str, mutate: Any
+) -> None:
     with pytest.raises(AdmError, match=r"required field (is missing|must not be null)") as info:
         cls.from_json(mutate(doc, field))
     assert info.value.path == field
@@ -125,18 +140,53 @@ def test_4_1_04_key_order_does_not_matter() -> None:
 # (id, schema, expected path, message regex): every case is refused in both profiles.
 INVALID_SCHEMAS = [
     ("4_1_05_schema_without_type", {"description": "x"}, "parameters.type", "must have a 'type'"),
-    ("4_1_05_nested_schema_without_type", {"type": "ARRAY", "items": {}}, "parameters.items.type", "must have"),
-    ("4_1_06_lowercase_string_type", {"type": "string"}, "parameters.type", "case-sensitive: use 'STRING'"),
+    (
+        "4_1_05_nested_schema_without_type",
+        {"type": "ARRAY", "items": {}},
+        "parameters.items.type",
+        "must have",
+    ),
+    (
+        "4_1_06_lowercase_string_type",
+        {"type": "string"},
+        "parameters.type",
+        "case-sensitive: use 'STRING'",
+    ),
     ("4_1_06_float_type", {"type": "FLOAT"}, "parameters.type", "not one of STRING"),
     ("4_1_06_non_string_type", {"type": 3}, "parameters.type", "not one of"),
     ("4_1_06_null_type", {"type": None}, "parameters.type", "not one of"),
     ("4_1_07_array_without_items", {"type": "ARRAY"}, "parameters.items", "must have 'items'"),
-    ("4_1_08_enum_on_integer", {"type": "INTEGER", "enum": ["1"]}, "parameters.enum", "only valid for STRING"),
-    ("4_1_08_enum_on_object", {"type": "OBJECT", "enum": ["a"]}, "parameters.enum", "only valid for STRING"),
+    (
+        "4_1_08_enum_on_integer",
+        {"type": "INTEGER", "enum": ["1"]},
+        "parameters.enum",
+        "only valid for STRING",
+    ),
+    (
+        "4_1_08_enum_on_object",
+        {"type": "OBJECT", "enum": ["a"]},
+        "parameters.enum",
+        "only valid for STRING",
+    ),
     ("4_1_09_empty_enum", {"type": "STRING", "enum": []}, "parameters.enum", "at least one value"),
-    ("4_1_09_duplicate_enum", {"type": "STRING", "enum": ["a", "a"]}, "parameters.enum[1]", "more than once"),
-    ("4_1_09_non_string_enum", {"type": "STRING", "enum": ["a", 1]}, "parameters.enum[1]", "must be strings"),
-    ("4_1_09_enum_not_array", {"type": "STRING", "enum": "a"}, "parameters.enum", "must be an array"),
+    (
+        "4_1_09_duplicate_enum",
+        {"type": "STRING", "enum": ["a", "a"]},
+        "parameters.enum[1]",
+        "more than once",
+    ),
+    (
+        "4_1_09_non_string_enum",
+        {"type": "STRING", "enum": ["a", 1]},
+        "parameters.enum[1]",
+        "must be strings",
+    ),
+    (
+        "4_1_09_enum_not_array",
+        {"type": "STRING", "enum": "a"},
+        "parameters.enum",
+        "must be an array",
+    ),
     (
         "4_1_10_required_not_in_properties",
         {"type": "OBJECT", "properties": {"a": {"type": "STRING"}}, "required": ["b"]},
@@ -157,7 +207,10 @@ INVALID_SCHEMAS = [
     ),
     (
         "4_1_12_invalid_nested_property",
-        {"type": "OBJECT", "properties": {"user": {"type": "OBJECT", "properties": {"age": {"type": "int"}}}}},
+        {
+            "type": "OBJECT",
+            "properties": {"user": {"type": "OBJECT", "properties": {"age": {"type": "int"}}}},
+        },
         "parameters.properties.user.properties.age.type",
         "not one of",
     ),
@@ -168,7 +221,12 @@ INVALID_SCHEMAS = [
         "must have 'items'",
     ),
     ("4_1_12_schema_not_an_object", ["STRING"], "parameters", "must be a JSON object"),
-    ("4_1_12_properties_not_an_object", {"type": "OBJECT", "properties": []}, "parameters.properties", "object"),
+    (
+        "4_1_12_properties_not_an_object",
+        {"type": "OBJECT", "properties": []},
+        "parameters.properties",
+        "object",
+    ),
     (
         "4_1_12_odd_property_key_path",
         {"type": "OBJECT", "properties": {"a b": {"type": "X"}}},
@@ -179,8 +237,12 @@ INVALID_SCHEMAS = [
 
 
 @pytest.mark.parametrize("profile", list(Profile), ids=lambda p: p.name)
-@pytest.mark.parametrize(("schema", "path", "match"), [pytest.param(*c[1:], id=c[0]) for c in INVALID_SCHEMAS])
-def test_4_1_05_to_12_invalid_schema_is_rejected(schema: Any, path: str, match: str, profile: Profile) -> None:
+@pytest.mark.parametrize(
+    ("schema", "path", "match"), [pytest.param(*c[1:], id=c[0]) for c in INVALID_SCHEMAS]
+)
+def test_4_1_05_to_12_invalid_schema_is_rejected(
+    schema: Any, path: str, match: str, profile: Profile
+) -> None:
     with pytest.raises(AdmError, match=match) as info:
         validate_schema(schema, profile=profile)
     assert info.value.path == path
@@ -195,7 +257,10 @@ def test_4_1_05_to_12_invalid_schema_is_rejected(schema: Any, path: str, match: 
         pytest.param({"type": "OBJECT"}, id="object-without-properties"),
         pytest.param({"type": "STRING", "enum": ["a", "A"]}, id="case-distinct-enum"),
         pytest.param({"type": "OBJECT", "properties": {"": {"type": "STRING"}}}, id="empty-key"),
-        pytest.param({"type": "ARRAY", "items": {"type": "ARRAY", "items": {"type": "NUMBER"}}}, id="nested-array"),
+        pytest.param(
+            {"type": "ARRAY", "items": {"type": "ARRAY", "items": {"type": "NUMBER"}}},
+            id="nested-array",
+        ),
     ],
 )
 def test_4_1_05_to_12_valid_schema_is_accepted(schema: Any) -> None:
@@ -203,7 +268,9 @@ def test_4_1_05_to_12_valid_schema_is_accepted(schema: Any) -> None:
     validate_schema(schema, profile=Profile.LENIENT)
 
 
-@pytest.mark.parametrize("keyword", ["minimum", "default", "format", "pattern", "nullable", "returns"])
+@pytest.mark.parametrize(
+    "keyword", ["minimum", "default", "format", "pattern", "nullable", "returns"]
+)
 def test_4_1_13_unknown_keyword_rejected_in_strict_ignored_in_lenient(keyword: str) -> None:
     schema = {"type": "OBJECT", "properties": {"n": {"type": "INTEGER", keyword: 1}}}
     with pytest.raises(AdmError, match=f"unknown Schema keyword '{keyword}'") as info:
@@ -213,7 +280,9 @@ def test_4_1_13_unknown_keyword_rejected_in_strict_ignored_in_lenient(keyword: s
     validate_schema(schema, profile=Profile.LENIENT)
 
 
-@pytest.mark.parametrize("keyword", ["x_min", "vendor_acme_hint", "grid_route", "later_cache", "_adm_note"])
+@pytest.mark.parametrize(
+    "keyword", ["x_min", "vendor_acme_hint", "grid_route", "later_cache", "_adm_note"]
+)
 def test_4_1_13_extension_prefixed_keyword_allowed_in_strict(keyword: str) -> None:
     validate_schema({"type": "STRING", keyword: {"any": "thing"}})
 
@@ -221,9 +290,19 @@ def test_4_1_13_extension_prefixed_keyword_allowed_in_strict(keyword: str) -> No
 @pytest.mark.parametrize(
     ("schema", "path"),
     [
-        pytest.param({"type": "STRING", "items": {"type": "STRING"}}, "parameters.items", id="items-on-string"),
-        pytest.param({"type": "ARRAY", "items": {"type": "STRING"}, "properties": {}}, "parameters.properties", id="properties-on-array"),
-        pytest.param({"type": "INTEGER", "required": []}, "parameters.required", id="required-on-integer"),
+        pytest.param(
+            {"type": "STRING", "items": {"type": "STRING"}},
+            "parameters.items",
+            id="items-on-string",
+        ),
+        pytest.param(
+            {"type": "ARRAY", "items": {"type": "STRING"}, "properties": {}},
+            "parameters.properties",
+            id="properties-on-array",
+        ),
+        pytest.param(
+            {"type": "INTEGER", "required": []}, "parameters.required", id="required-on-integer"
+        ),
     ],
 )
 def test_4_1_13_misplaced_keyword_rejected_in_strict_only(schema: Any, path: str) -> None:

@@ -63,7 +63,13 @@ REJECTED = [
     ("4_2_16_string_rejects_null", STRING, None, "v", "expected STRING, got null"),
     ("4_2_16_string_rejects_array", STRING, ["a"], "v", "expected STRING, got array"),
     ("4_2_16_string_rejects_object", STRING, {"a": 1}, "v", "expected STRING, got object"),
-    ("4_2_17_enum_is_case_sensitive", {"type": "STRING", "enum": ["admin"]}, "Admin", "v", "not one of the allowed"),
+    (
+        "4_2_17_enum_is_case_sensitive",
+        {"type": "STRING", "enum": ["admin"]},
+        "Admin",
+        "v",
+        "not one of the allowed",
+    ),
     ("4_2_17_enum_rejects_non_member", ENUM, "root", "v", "case-sensitive"),
     ("4_2_17_enum_rejects_non_string", ENUM, 1, "v", "expected STRING"),
     ("4_2_18_number_rejects_string", NUMBER, "1", "v", "expected NUMBER, got string"),
@@ -85,18 +91,40 @@ REJECTED = [
     ("4_2_21_boolean_rejects_0", BOOLEAN, 0, "v", "expected BOOLEAN, got integer"),
     ("4_2_22_array_rejects_object", ARRAY, {"0": 1}, "v", "expected ARRAY, got object"),
     ("4_2_22_array_rejects_string", ARRAY, "123", "v", "expected ARRAY, got string"),
-    ("4_2_22_array_rejects_bad_element", ARRAY, [1, 2, "3"], "v[2]", "expected INTEGER, got string"),
+    (
+        "4_2_22_array_rejects_bad_element",
+        ARRAY,
+        [1, 2, "3"],
+        "v[2]",
+        "expected INTEGER, got string",
+    ),
     ("4_2_23_object_rejects_array", OBJECT, [], "v", "expected OBJECT, got array"),
     ("4_2_23_object_rejects_null", OBJECT, None, "v", "expected OBJECT, got null"),
-    ("4_2_23_object_rejects_missing_required", OBJECT, {"b": 1}, "v.a", "required property is missing"),
-    ("4_2_23_object_validates_declared_property", OBJECT, {"a": "x", "b": "1"}, "v.b", "expected INTEGER"),
+    (
+        "4_2_23_object_rejects_missing_required",
+        OBJECT,
+        {"b": 1},
+        "v.a",
+        "required property is missing",
+    ),
+    (
+        "4_2_23_object_validates_declared_property",
+        OBJECT,
+        {"a": "x", "b": "1"},
+        "v.b",
+        "expected INTEGER",
+    ),
     ("4_2_23_object_rejects_python_set", OBJECT, {"a": "x", "b": {1}}, "v.b", "not a JSON value"),
 ]
 
 
 @pytest.mark.parametrize("profile", list(Profile), ids=lambda p: p.name)
-@pytest.mark.parametrize(("schema", "value", "path", "match"), [pytest.param(*c[1:], id=c[0]) for c in REJECTED])
-def test_4_2_value_is_rejected(schema: Any, value: object, path: str, match: str, profile: Profile) -> None:
+@pytest.mark.parametrize(
+    ("schema", "value", "path", "match"), [pytest.param(*c[1:], id=c[0]) for c in REJECTED]
+)
+def test_4_2_value_is_rejected(
+    schema: Any, value: object, path: str, match: str, profile: Profile
+) -> None:
     with pytest.raises(AdmError, match=match) as info:
         check(schema, value, profile)
     assert info.value.path == path
@@ -122,10 +150,25 @@ NESTED = {
 @pytest.mark.parametrize(
     ("args", "path", "match"),
     [
-        pytest.param({"items": [{"name": "a"}, {"name": "b"}, {"name": 3}]}, "args.items[2].name", "expected STRING", id="array-element-field"),
-        pytest.param({"items": [{"name": "a"}, {"qty": 1}]}, "args.items[1].name", "required property is missing", id="missing-in-element"),
+        pytest.param(
+            {"items": [{"name": "a"}, {"name": "b"}, {"name": 3}]},
+            "args.items[2].name",
+            "expected STRING",
+            id="array-element-field",
+        ),
+        pytest.param(
+            {"items": [{"name": "a"}, {"qty": 1}]},
+            "args.items[1].name",
+            "required property is missing",
+            id="missing-in-element",
+        ),
         pytest.param({"odd key": "yes"}, 'args["odd key"]', "expected BOOLEAN", id="quoted-key"),
-        pytest.param({"items": [{"name": "a", "qty": 1.5}]}, "args.items[0].qty", "non-integral", id="deep-integer"),
+        pytest.param(
+            {"items": [{"name": "a", "qty": 1.5}]},
+            "args.items[0].qty",
+            "non-integral",
+            id="deep-integer",
+        ),
     ],
 )
 def test_4_2_24_errors_carry_the_failing_path(args: object, path: str, match: str) -> None:
@@ -141,7 +184,14 @@ def test_4_2_24_rule_ids_name_the_checklist_item() -> None:
 
 
 # C-19: args root and nested additional properties.
-ROOT = {"type": "OBJECT", "properties": {"a": {"type": "STRING"}, "o": {"type": "OBJECT", "properties": {"x": {"type": "INTEGER"}}}, "free": {"type": "OBJECT"}}}
+ROOT = {
+    "type": "OBJECT",
+    "properties": {
+        "a": {"type": "STRING"},
+        "o": {"type": "OBJECT", "properties": {"x": {"type": "INTEGER"}}},
+        "free": {"type": "OBJECT"},
+    },
+}
 
 
 @pytest.mark.parametrize("profile", list(Profile), ids=lambda p: p.name)

@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 from _adm_samples import DECLARATION, TOOL
 
-from aesp.adm import NAME_PATTERN, AdmError, AdmWarning, FunctionDeclaration, Profile, Tool, validate_name
+from aesp.adm import (
+    NAME_PATTERN,
+    AdmError,
+    AdmWarning,
+    FunctionDeclaration,
+    Profile,
+    Tool,
+    validate_name,
+)
 
 PARAMS = {"type": "OBJECT", "properties": {}}
 
@@ -90,14 +98,18 @@ def test_4_3_27_long_description_rejected_in_strict() -> None:
 
 def test_4_3_27_long_description_warns_in_lenient() -> None:
     with pytest.warns(AdmWarning, match="1001 characters"):
-        result = FunctionDeclaration.from_json(decl(description="x" * 1001), profile=Profile.LENIENT)
+        result = FunctionDeclaration.from_json(
+            decl(description="x" * 1001), profile=Profile.LENIENT
+        )
     assert len(result.description) == 1001
 
 
 def test_4_3_27_description_length_counts_code_points() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        FunctionDeclaration.from_json(decl(description="é" * 1000))  # 2000 UTF-8 bytes, 1000 code points
+        FunctionDeclaration.from_json(
+            decl(description="é" * 1000)
+        )  # 2000 UTF-8 bytes, 1000 code points
 
 
 def test_4_3_28_declaration_without_parameters_is_rejected() -> None:
@@ -111,7 +123,9 @@ def test_4_3_28_declaration_without_parameters_is_rejected() -> None:
 
 def test_4_3_29_parameters_must_be_a_valid_schema() -> None:
     with pytest.raises(AdmError, match="not one of") as info:
-        FunctionDeclaration.from_json(decl(parameters={"type": "OBJECT", "properties": {"a": {"type": "string"}}}))
+        FunctionDeclaration.from_json(
+            decl(parameters={"type": "OBJECT", "properties": {"a": {"type": "string"}}})
+        )
     assert info.value.path == "parameters.properties.a.type"
 
 
@@ -127,9 +141,19 @@ def test_4_3_29_non_object_root_rejected_in_strict_warned_in_lenient() -> None:
 @pytest.mark.parametrize(
     ("doc", "path", "match"),
     [
-        pytest.param({"function_declarations": []}, "function_declarations", "at least one function", id="empty"),
+        pytest.param(
+            {"function_declarations": []},
+            "function_declarations",
+            "at least one function",
+            id="empty",
+        ),
         pytest.param({}, "function_declarations", "required field is missing", id="missing"),
-        pytest.param({"function_declarations": {}}, "function_declarations", "must be an array", id="not-array"),
+        pytest.param(
+            {"function_declarations": {}},
+            "function_declarations",
+            "must be an array",
+            id="not-array",
+        ),
     ],
 )
 def test_4_3_30_tool_without_declarations_is_rejected(doc: Any, path: str, match: str) -> None:
@@ -145,7 +169,9 @@ def test_4_3_30_constructor_rejects_empty_tool() -> None:
 
 def test_4_3_31_duplicate_function_names_are_rejected() -> None:
     doc = {"function_declarations": [decl(), decl()]}
-    with pytest.raises(AdmError, match="duplicate function name 'get_weather' \\(also at index 0\\)") as info:
+    with pytest.raises(
+        AdmError, match="duplicate function name 'get_weather' \\(also at index 0\\)"
+    ) as info:
         Tool.from_json(doc)
     assert info.value.path == "function_declarations[1].name"
     assert info.value.rule == "4.3#31"
@@ -159,8 +185,12 @@ def test_4_3_31_names_differing_in_case_may_coexist() -> None:
 
 
 def test_4_3_32_invalid_declaration_invalidates_tool_and_is_named() -> None:
-    bad = decl(name="bad_one", parameters={"type": "OBJECT", "properties": {"x": {"type": "ARRAY"}}})
-    with pytest.raises(AdmError, match="in declaration 'bad_one': an ARRAY Schema must have 'items'") as info:
+    bad = decl(
+        name="bad_one", parameters={"type": "OBJECT", "properties": {"x": {"type": "ARRAY"}}}
+    )
+    with pytest.raises(
+        AdmError, match="in declaration 'bad_one': an ARRAY Schema must have 'items'"
+    ) as info:
         Tool.from_json({"function_declarations": [decl(), bad]})
     assert info.value.path == "function_declarations[1].parameters.properties.x.items"
 
@@ -182,7 +212,9 @@ def test_4_3_unknown_declaration_field_rejected_in_strict(field: str) -> None:
     with pytest.raises(AdmError, match="unknown FunctionDeclaration field") as info:
         FunctionDeclaration.from_json(decl(**{field: {}}))
     assert info.value.path == field
-    assert FunctionDeclaration.from_json(decl(**{field: {}}), profile=Profile.LENIENT).extensions == {field: {}}
+    assert FunctionDeclaration.from_json(
+        decl(**{field: {}}), profile=Profile.LENIENT
+    ).extensions == {field: {}}
 
 
 def test_args_validator_is_cached_per_profile() -> None:

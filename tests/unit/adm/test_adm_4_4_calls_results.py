@@ -51,12 +51,16 @@ def test_4_4_33_missing_call_id_is_rejected() -> None:
     assert info.value.path == "call_id"
 
 
-@pytest.mark.parametrize("call_id", ["x" * 128, " ", "~!@#$%^&*()"], ids=["128-chars", "space", "symbols"])
+@pytest.mark.parametrize(
+    "call_id", ["x" * 128, " ", "~!@#$%^&*()"], ids=["128-chars", "space", "symbols"]
+)
 def test_4_4_33_boundary_call_ids_are_accepted(call_id: str) -> None:
     assert FunctionCall.from_json(call(call_id=call_id)).call_id == call_id
 
 
-@pytest.mark.parametrize("call_id", ["req-42", "not-a-uuid", "550e8400-e29b-11d4-a716-446655440000"])
+@pytest.mark.parametrize(
+    "call_id", ["req-42", "not-a-uuid", "550e8400-e29b-11d4-a716-446655440000"]
+)
 def test_4_4_34_non_uuid4_call_id_is_accepted_without_warning(call_id: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -112,13 +116,27 @@ def test_4_4_37_name_mismatch_with_declaration_fails() -> None:
 @pytest.mark.parametrize(
     ("args", "path", "match"),
     [
-        pytest.param({"days": 1}, "args.city", "required property is missing", id="missing-required"),
+        pytest.param(
+            {"days": 1}, "args.city", "required property is missing", id="missing-required"
+        ),
         pytest.param({"city": 1}, "args.city", "expected STRING", id="type-mismatch"),
-        pytest.param({"city": "x", "unit": "K"}, "args.unit", "not one of the allowed values", id="outside-enum"),
-        pytest.param({"city": "x", "days": True}, "args.days", "expected INTEGER, got boolean", id="bool-for-int"),
+        pytest.param(
+            {"city": "x", "unit": "K"},
+            "args.unit",
+            "not one of the allowed values",
+            id="outside-enum",
+        ),
+        pytest.param(
+            {"city": "x", "days": True},
+            "args.days",
+            "expected INTEGER, got boolean",
+            id="bool-for-int",
+        ),
     ],
 )
-def test_4_4_38_args_breaking_schema_fail_validation(args: dict[str, Any], path: str, match: str) -> None:
+def test_4_4_38_args_breaking_schema_fail_validation(
+    args: dict[str, Any], path: str, match: str
+) -> None:
     with pytest.raises(AdmError, match=match) as info:
         FunctionCall("c", "get_weather", args).validate_against(Tool.from_json(TOOL))
     assert info.value.path == path
@@ -204,11 +222,23 @@ def test_4_4_43_result_with_invalid_ids_is_rejected(overrides: dict[str, Any], p
 @pytest.mark.parametrize(
     ("call_obj", "path", "match"),
     [
-        pytest.param(FunctionCall("c-2", "get_weather", {}), "call_id", "does not match the call's 'c-2'", id="call-id"),
-        pytest.param(FunctionCall("c-1", "get_Weather", {}), "name", "does not match the call's 'get_Weather'", id="name"),
+        pytest.param(
+            FunctionCall("c-2", "get_weather", {}),
+            "call_id",
+            "does not match the call's 'c-2'",
+            id="call-id",
+        ),
+        pytest.param(
+            FunctionCall("c-1", "get_Weather", {}),
+            "name",
+            "does not match the call's 'get_Weather'",
+            id="name",
+        ),
     ],
 )
-def test_4_4_43_result_must_match_originating_call(call_obj: FunctionCall, path: str, match: str) -> None:
+def test_4_4_43_result_must_match_originating_call(
+    call_obj: FunctionCall, path: str, match: str
+) -> None:
     with pytest.raises(AdmError, match=match) as info:
         ToolResult.from_json(RESULT_OK).check_matches(call_obj)
     assert info.value.path == path
@@ -220,12 +250,23 @@ def test_4_4_43_result_must_match_originating_call(call_obj: FunctionCall, path:
     [
         pytest.param({}, "error.message", "required field is missing", id="missing-message"),
         pytest.param({"message": "  "}, "error.message", "must not be empty", id="blank-message"),
-        pytest.param({"message": "x", "code": 1}, "error.code", "only 'message' and 'type'", id="extra-field"),
-        pytest.param({"message": "x", "x_ext": 1}, "error.x_ext", "only 'message' and 'type'", id="extension-too"),
-        pytest.param({"message": "x", "type": ""}, "error.type", "non-empty string", id="empty-type"),
+        pytest.param(
+            {"message": "x", "code": 1}, "error.code", "only 'message' and 'type'", id="extra-field"
+        ),
+        pytest.param(
+            {"message": "x", "x_ext": 1},
+            "error.x_ext",
+            "only 'message' and 'type'",
+            id="extension-too",
+        ),
+        pytest.param(
+            {"message": "x", "type": ""}, "error.type", "non-empty string", id="empty-type"
+        ),
     ],
 )
-def test_4_4_44_invalid_error_object_is_rejected(error: dict[str, Any], path: str, match: str) -> None:
+def test_4_4_44_invalid_error_object_is_rejected(
+    error: dict[str, Any], path: str, match: str
+) -> None:
     with pytest.raises(AdmError, match=match) as info:
         ToolResult.from_json({**RESULT_ERR, "error": error})
     assert info.value.path == path

@@ -28,7 +28,16 @@ def manifest(**overrides: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     "version",
     ["1.0.0-beta", "1.0", "v1.0.0", "1.0.0+build", "1.0.0\n", "١.٠.٠", "", "1.0.0.0"],
-    ids=["pre-release", "two-parts", "v-prefix", "build", "newline", "arabic-digits", "empty", "four-parts"],
+    ids=[
+        "pre-release",
+        "two-parts",
+        "v-prefix",
+        "build",
+        "newline",
+        "arabic-digits",
+        "empty",
+        "four-parts",
+    ],
 )
 def test_4_4_46_bad_manifest_version_is_rejected(version: str) -> None:
     with pytest.raises(AdmError, match="manifest_version must look like '1.0.0'") as info:
@@ -77,7 +86,9 @@ def test_4_4_48_duplicate_contract_names_are_rejected() -> None:
     assert info.value.rule == "4.4#48"
 
 
-@pytest.mark.parametrize("contract", [{}, {"name": ""}, {"name": 3}], ids=["no-name", "empty-name", "int-name"])
+@pytest.mark.parametrize(
+    "contract", [{}, {"name": ""}, {"name": 3}], ids=["no-name", "empty-name", "int-name"]
+)
 def test_4_4_48_contract_needs_a_name(contract: dict[str, Any]) -> None:
     with pytest.raises(AdmError, match="non-empty string 'name'") as info:
         ToolManifest.from_json(manifest(contracts=[contract]))
@@ -87,9 +98,15 @@ def test_4_4_48_contract_needs_a_name(contract: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("metadata", "path", "match"),
     [
-        pytest.param({"": "x"}, "global_metadata", "keys must be non-empty strings", id="empty-key"),
-        pytest.param({"owner": 1}, "global_metadata.owner", "values must be strings", id="int-value"),
-        pytest.param({"owner": None}, "global_metadata.owner", "values must be strings", id="null-value"),
+        pytest.param(
+            {"": "x"}, "global_metadata", "keys must be non-empty strings", id="empty-key"
+        ),
+        pytest.param(
+            {"owner": 1}, "global_metadata.owner", "values must be strings", id="int-value"
+        ),
+        pytest.param(
+            {"owner": None}, "global_metadata.owner", "values must be strings", id="null-value"
+        ),
         pytest.param(["owner"], "global_metadata", "must be an object", id="array"),
     ],
 )
@@ -107,7 +124,12 @@ def test_4_4_49_empty_metadata_values_are_allowed() -> None:
     assert parsed.contract("nope") is None
 
 
-EXT = {"x_trace": {"id": [1, 2]}, "vendor_acme_tier": "gold", "grid_route": "eu", "later_cache": True}
+EXT = {
+    "x_trace": {"id": [1, 2]},
+    "vendor_acme_tier": "gold",
+    "grid_route": "eu",
+    "later_cache": True,
+}
 
 
 @pytest.mark.parametrize("profile", list(Profile), ids=lambda p: p.name)
@@ -121,7 +143,9 @@ EXT = {"x_trace": {"id": [1, 2]}, "vendor_acme_tier": "gold", "grid_route": "eu"
         pytest.param(ToolManifest, MANIFEST, id="ToolManifest"),
     ],
 )
-def test_4_4_50_extension_fields_survive_round_trip(cls: Any, doc: dict[str, Any], profile: Profile) -> None:
+def test_4_4_50_extension_fields_survive_round_trip(
+    cls: Any, doc: dict[str, Any], profile: Profile
+) -> None:
     source = {**doc, **EXT}
     parsed = cls.from_json(parse_json(canonical_json(source)), profile=profile)
     assert dict(parsed.extensions) == EXT

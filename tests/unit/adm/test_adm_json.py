@@ -24,7 +24,9 @@ json_scalars = (
 )
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(), children, max_size=5)
+    ),
     max_leaves=40,
 )
 
@@ -37,7 +39,9 @@ def test_canonical_json_is_a_fixed_point_of_parse(value: Any) -> None:
 
 @given(json_values)
 def test_canonical_json_is_parseable_by_the_stdlib(value: Any) -> None:
-    assert canonical_json(json.loads(canonical_json(value).decode("utf-8"))) == canonical_json(value)
+    assert canonical_json(json.loads(canonical_json(value).decode("utf-8"))) == canonical_json(
+        value
+    )
 
 
 @given(st.dictionaries(st.text(), json_values, min_size=1, max_size=8), st.randoms())
@@ -51,7 +55,7 @@ def test_canonical_form_examples() -> None:
     assert canonical_json({"b": 1, "a": [1.5, None, True, False, "é"], "c": 1e-07}) == (
         '{"a":[1.5,null,true,false,"é"],"b":1,"c":1e-07}'.encode()
     )
-    assert canonical_json("\u2028\x7f\x01\"\\") == b'"\xe2\x80\xa8\x7f\\u0001\\"\\\\"'
+    assert canonical_json('\u2028\x7f\x01"\\') == b'"\xe2\x80\xa8\x7f\\u0001\\"\\\\"'
     assert canonical_json(2**63 - 1) == b"9223372036854775807"
     assert canonical_json(3.0) == b"3.0"
 
@@ -95,7 +99,9 @@ def test_canonical_json_refuses_non_json(value: object, path: str, match: str) -
 def test_canonical_json_refuses_cycles() -> None:
     cyclic: list[Any] = []
     cyclic.append(cyclic)
-    with pytest.raises(AdmError, match="deeper than 256 levels \\(or the value is cyclic\\)") as info:
+    with pytest.raises(
+        AdmError, match="deeper than 256 levels \\(or the value is cyclic\\)"
+    ) as info:
         canonical_json(cyclic)
     assert info.value.path.startswith("$[0][0]")
 
@@ -143,4 +149,8 @@ def test_adm_error_formats_and_pickles() -> None:
     assert str(error) == "args.x: expected STRING, got integer"
     assert isinstance(error, ValueError)
     clone = pickle.loads(pickle.dumps(error))
-    assert (clone.path, clone.reason, clone.rule) == ("args.x", "expected STRING, got integer", "4.2#16")
+    assert (clone.path, clone.reason, clone.rule) == (
+        "args.x",
+        "expected STRING, got integer",
+        "4.2#16",
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Annotated, Any, Literal, Optional, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 import pytest
 
@@ -54,17 +54,42 @@ class Point(TypedDict):
     [
         pytest.param(list[int], {"type": "ARRAY", "items": {"type": "INTEGER"}}, id="list"),
         pytest.param(Sequence[str], {"type": "ARRAY", "items": {"type": "STRING"}}, id="sequence"),
-        pytest.param(list[list[bool]], {"type": "ARRAY", "items": {"type": "ARRAY", "items": {"type": "BOOLEAN"}}}, id="nested-list"),
+        pytest.param(
+            list[list[bool]],
+            {"type": "ARRAY", "items": {"type": "ARRAY", "items": {"type": "BOOLEAN"}}},
+            id="nested-list",
+        ),
         pytest.param(dict, {"type": "OBJECT", "properties": {}}, id="dict"),
         pytest.param(dict[str, int], {"type": "OBJECT", "properties": {}}, id="dict-str"),
         pytest.param(Mapping[str, Any], {"type": "OBJECT", "properties": {}}, id="mapping"),
         pytest.param(Literal["a", "b"], {"type": "STRING", "enum": ["a", "b"]}, id="literal"),
-        pytest.param(Annotated[str, "the city"], {"type": "STRING", "description": "the city"}, id="annotated"),
-        pytest.param(Address, {"type": "OBJECT", "properties": {"street": {"type": "STRING"}, "zip": {"type": "INTEGER"}}}, id="typeddict-optional"),
-        pytest.param(Point, {"type": "OBJECT", "properties": {"x": {"type": "NUMBER"}, "y": {"type": "NUMBER"}}, "required": ["x", "y"]}, id="typeddict"),
+        pytest.param(
+            Annotated[str, "the city"],
+            {"type": "STRING", "description": "the city"},
+            id="annotated",
+        ),
+        pytest.param(
+            Address,
+            {
+                "type": "OBJECT",
+                "properties": {"street": {"type": "STRING"}, "zip": {"type": "INTEGER"}},
+            },
+            id="typeddict-optional",
+        ),
+        pytest.param(
+            Point,
+            {
+                "type": "OBJECT",
+                "properties": {"x": {"type": "NUMBER"}, "y": {"type": "NUMBER"}},
+                "required": ["x", "y"],
+            },
+            id="typeddict",
+        ),
     ],
 )
-def test_4_5_51_type_mapping(registry: ToolRegistry, annotation: Any, schema: dict[str, Any]) -> None:
+def test_4_5_51_type_mapping(
+    registry: ToolRegistry, annotation: Any, schema: dict[str, Any]
+) -> None:
     def f(value):  # type: ignore[no-untyped-def]
         """Test."""
 
@@ -76,7 +101,9 @@ def test_4_5_51_type_mapping(registry: ToolRegistry, annotation: Any, schema: di
 
 def test_4_5_52_parameters_with_defaults_are_optional(registry: ToolRegistry) -> None:
     @tool(registry=registry)
-    def search(query: str, limit: int = 10, lang: Optional[str] = None, tags: list[str] | None = None) -> list[str]:  # noqa: UP045
+    def search(
+        query: str, limit: int = 10, lang: str | None = None, tags: list[str] | None = None
+    ) -> list[str]:  # noqa: UP045
         """Search."""
         return []
 
@@ -120,7 +147,11 @@ def test_4_5_53_per_parameter_descriptions_come_from_docstring(registry: ToolReg
     props = decl.parameters["properties"]
     assert decl.description == "Get the weather for a city."
     assert props["city"]["description"] == "The city name, in English."
-    assert props["unit"] == {"type": "STRING", "enum": ["C", "F"], "description": "Temperature unit."}
+    assert props["unit"] == {
+        "type": "STRING",
+        "enum": ["C", "F"],
+        "description": "Temperature unit.",
+    }
     assert props["days"]["description"] == "Number of days."
 
 
@@ -159,7 +190,10 @@ def test_4_5_54_duplicate_name_is_rejected_naming_both(registry: ToolRegistry) -
     def other() -> None:
         """Second."""
 
-    with pytest.raises(ValueError, match=r"'dup' is already registered by .*test_4_5_54_duplicate.*dup; cannot also register .*other"):
+    with pytest.raises(
+        ValueError,
+        match=r"'dup' is already registered by .*test_4_5_54_duplicate.*dup; cannot also register .*other",
+    ):
         tool(name="dup", registry=registry)(other)
     assert registry.get("dup").func is dup  # type: ignore[union-attr]
 
@@ -173,7 +207,10 @@ def test_4_5_54_default_registry_is_a_process_wide_singleton() -> None:
         return "ok"
 
     try:
-        assert default_registry().get("aesp_test_default_registry_probe") is aesp_test_default_registry_probe.__aesp_tool__
+        assert (
+            default_registry().get("aesp_test_default_registry_probe")
+            is aesp_test_default_registry_probe.__aesp_tool__
+        )
     finally:
         default_registry().unregister("aesp_test_default_registry_probe")
     assert "aesp_test_default_registry_probe" not in default_registry()
@@ -200,7 +237,10 @@ def test_4_5_streaming_and_async_flags(registry: ToolRegistry) -> None:
         """AG."""
         yield 1
 
-    flags = {name: (registry.get(name).is_async, registry.get(name).streaming) for name in registry.names()}  # type: ignore[union-attr]
+    flags = {
+        name: (registry.get(name).is_async, registry.get(name).streaming)
+        for name in registry.names()
+    }  # type: ignore[union-attr]
     assert flags == {
         "sync_fn": (False, False),
         "async_fn": (True, False),
@@ -264,7 +304,9 @@ def _nested_optional(x: list[int | None]) -> None:
         pytest.param(_no_doc, "needs a description", id="no-docstring"),
         pytest.param(_star_args, "by keyword only", id="star-args"),
         pytest.param(_positional_only, "by keyword only", id="positional-only"),
-        pytest.param(_optional_no_default, "is Optional but has no default", id="optional-without-default"),
+        pytest.param(
+            _optional_no_default, "is Optional but has no default", id="optional-without-default"
+        ),
         pytest.param(_any, "is not supported; use str, int", id="any"),
         pytest.param(_bare_list, "give the element type", id="bare-list"),
         pytest.param(_union, "no union types", id="union"),
@@ -273,7 +315,9 @@ def _nested_optional(x: list[int | None]) -> None:
         pytest.param(_nested_optional, "no null or union types", id="nested-optional"),
     ],
 )
-def test_4_5_51_unsupported_signature_fails_at_decoration(registry: ToolRegistry, func: Any, match: str) -> None:
+def test_4_5_51_unsupported_signature_fails_at_decoration(
+    registry: ToolRegistry, func: Any, match: str
+) -> None:
     with pytest.raises(TypeError, match=match):
         tool(registry=registry)(func)
     assert len(registry) == 0
