@@ -120,7 +120,7 @@ def _story(workdir: Path, stack: ExitStack) -> int:
         f'client_listen = "127.0.0.1:{client_port}"\nruntime_listen = "127.0.0.1:{runtime_port}"\n'
         f'data_dir = "data"\n\n[tls]\nca = "pki/ca.pem"\ncert = "pki/host.pem"\nkey = "pki/host.key"\n'
     )
-    host_log = stack.enter_context(open(workdir / "host.log", "w"))
+    host_log = stack.enter_context(open(workdir / "host.log", "w"))  # noqa: SIM115
     host = _spawn(["serve", "--config", "aesp.toml"], workdir, "host", stack)
     _detail(_wait_for_line(host, host_log, "aesp host ready"))
 
@@ -128,7 +128,7 @@ def _story(workdir: Path, stack: ExitStack) -> int:
         The Runtime (a separate process) has code for convert_currency, word_stream and
         delete_all_records. It can only fulfil contracts the Host already holds: the third
         one, which nobody approved, stays unreachable.""")
-    runtime_log = stack.enter_context(open(workdir / "runtime.log", "w"))
+    runtime_log = stack.enter_context(open(workdir / "runtime.log", "w"))  # noqa: SIM115
     runtime = _spawn(
         ["runtime", str(EXAMPLES / "tools.py"), "--target", f"localhost:{runtime_port}",
          "--pki", "pki", "--name", "finance", "--runtime-id", "finance-1"],

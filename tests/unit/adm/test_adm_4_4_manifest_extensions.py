@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from _adm_samples import CALL, DECLARATION, MANIFEST, RESULT_OK, TOOL
@@ -173,4 +173,4 @@ def test_4_4_50_extensions_are_read_only_copies() -> None:
     source["x_a"] = 2
     assert made.extensions == {"x_a": 1}
     with pytest.raises(TypeError):
-        made.extensions["x_b"] = 1  # type: ignore[index]
+        cast(Any, made.extensions)["x_b"] = 1

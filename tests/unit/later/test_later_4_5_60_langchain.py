@@ -153,7 +153,7 @@ def test_4_5_60_langchain_round_trip_import_of_exported_tool(later_tools: ToolRe
     exported = export_langchain_tool("divide", executor=Executor(later_tools))
     other = ToolRegistry()
     entry = import_langchain_tool(exported, registry=other, name="divide_again")
-    assert entry.declaration.parameters == later_tools.get("divide").declaration.parameters  # type: ignore[union-attr]
+    assert entry.declaration.parameters == later_tools.tools["divide"].declaration.parameters
     assert (
         Executor(other).execute(None, FunctionCall("c", "divide_again", {"a": 8, "b": 2})).content
         == 4.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Literal
+from typing import Any, cast, Literal
 
 import pytest
 
@@ -281,7 +281,7 @@ def test_4_5_59_executor_never_raises_for_tool_failures(tools: ToolRegistry) -> 
 
 def test_4_5_59_non_call_is_a_programming_error(tools: ToolRegistry) -> None:
     with pytest.raises(TypeError, match="needs a FunctionCall"):
-        Executor(tools).execute(None, {"name": "greet"})  # type: ignore[arg-type]
+        Executor(tools).execute(None, cast(Any, {"name": "greet"}))
 
 
 async def test_4_5_58_execute_async_awaits_async_tools(tools: ToolRegistry) -> None:
