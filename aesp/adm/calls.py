@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, Self
+from typing import Final, Self
 
 from ._fields import as_object, check_extensions, collect_extensions, required_field, to_plain
 from ._paths import json_type_name
+from .declarations import FunctionDeclaration, Tool
 from .errors import AdmError
 from .names import validate_call_id, validate_name
 from .profile import Profile, empty_mapping
-
-if TYPE_CHECKING:
-    from .declarations import FunctionDeclaration, Tool
 
 __all__ = ["FunctionCall"]
 
@@ -108,8 +106,6 @@ class FunctionCall:
             AdmError: ``name`` if no declaration matches (4.4#37); ``args...`` if the arguments
                 break the Schema (4.4#38, #39).
         """
-        from .declarations import Tool
-
         if isinstance(decl, Tool):
             found = decl.get(self.name)
             if found is None:

@@ -45,11 +45,6 @@ class AdmError(ValueError):
         """Support pickling (exceptions cross process pools and are logged by workers)."""
         return (type(self), (self.path, self.reason), {"rule": self.rule})
 
-    def __setstate__(self, state: dict[str, object]) -> None:
-        """Restore ``rule`` after unpickling."""
-        rule = state.get("rule")
-        self.rule = rule if isinstance(rule, str) else None
-
 
 class AdmWarning(UserWarning):
     """A SHOULD-level ADM rule was not met (e.g. an over-long description in LENIENT mode).

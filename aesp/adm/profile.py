@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 __all__ = [
     "EMPTY_MAPPING",
@@ -54,8 +54,6 @@ class MissingType(enum.Enum):
 
 MISSING: Final = MissingType.MISSING
 """Marks ``ToolResult.content`` as absent, as opposed to present with JSON ``null`` (C-18)."""
-
-MissingLiteral = Literal[MissingType.MISSING]
 
 EXTENSION_PREFIXES: Final[tuple[str, ...]] = ("x_", "vendor_", "grid_", "later_", "_")
 """Field-name prefixes that mark an extension (ADM §5.2; ``_`` covers the reserved ``_adm_*``)."""

@@ -44,16 +44,19 @@ def _expected(type_name: str, value: object, rule: str) -> Invalid:
 
 
 def _check_string(value: object) -> None:
+    """STRING: any str, including the empty string (4.2#16)."""
     if not isinstance(value, str):
         raise _expected("STRING", value, "4.2#16")
 
 
 def _check_boolean(value: object) -> None:
+    """BOOLEAN: exactly True or False, never 1/0 or "true" (4.2#21)."""
     if value is not True and value is not False:
         raise _expected("BOOLEAN", value, "4.2#21")
 
 
 def _check_number(value: object) -> None:
+    """NUMBER: finite float or int (never bool) within the double range (4.2#18)."""
     if isinstance(value, float):
         if math.isfinite(value):
             return
@@ -66,6 +69,7 @@ def _check_number(value: object) -> None:
 
 
 def _check_integer(value: object) -> None:
+    """INTEGER: int64 int, or integral float such as 3.0 (never bool) (4.2#19, C-20)."""
     if isinstance(value, int) and type(value) is not bool:  # bool is an int in Python (C-20)
         if INT64_MIN <= value <= INT64_MAX:
             return

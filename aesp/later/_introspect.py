@@ -161,7 +161,7 @@ def build_declaration(
             ``*args`` or positional-only parameters (LATER calls tools with keywords).
         AdmError: If the resulting name or description breaks ADM rules.
     """
-    tool_name = name or getattr(func, "__name__", "")
+    tool_name: str = name or str(getattr(func, "__name__", ""))
     doc_description, docs = parse_docstring(inspect.getdoc(func))
     final_description = description or doc_description
     if not final_description:

@@ -69,7 +69,7 @@ def _parameters_for(lc_tool: BaseTool) -> tuple[dict[str, object], bool]:
     """The tool's ADM parameters and whether it takes a single string input."""
     args_schema = lc_tool.args_schema
     if args_schema is None:
-        parameters = {
+        parameters: dict[str, object] = {
             "type": "OBJECT",
             "properties": {_SINGLE_INPUT: {"type": "STRING"}},
             "required": [_SINGLE_INPUT],

@@ -135,7 +135,7 @@ def _sk_parameters(declaration: FunctionDeclaration) -> list[KernelParameterMeta
             KernelParameterMetadata(
                 name=key,
                 description=description if isinstance(description, str) else None,
-                type_=str(json_schema["type"]),
+                type=str(json_schema["type"]),
                 is_required=key in required_names,
                 schema_data=json_schema,
             )
@@ -183,7 +183,7 @@ def export_kernel_function(
     for attribute, value in markers.items():
         setattr(run_later_tool, attribute, value)
     return_parameter = KernelParameterMetadata(
-        name="return", description="", type_="object", is_required=True
+        name="return", description="", type="object", is_required=True
     )
     return KernelFunctionFromMethod(
         method=run_later_tool,

@@ -131,8 +131,8 @@ def test_4_5_60_langchain_export_raises_tool_exception_on_error(later_tools: Too
 def test_4_5_60_langchain_export_respects_the_session(later_tools: ToolRegistry) -> None:
     session = SessionRegistry(later_tools, ["divide"])
     lc = export_langchain_tool(
-        later_tools.get("hidden"), executor=Executor(later_tools), session=session
-    )  # type: ignore[arg-type]
+        later_tools.tools["hidden"], executor=Executor(later_tools), session=session
+    )
     with pytest.raises(ToolException, match="not available in this session"):
         lc.invoke({})
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, Optional, TypedDict, cast
 
 import pytest
 
@@ -102,8 +102,11 @@ def test_4_5_51_type_mapping(
 def test_4_5_52_parameters_with_defaults_are_optional(registry: ToolRegistry) -> None:
     @tool(registry=registry)
     def search(
-        query: str, limit: int = 10, lang: str | None = None, tags: list[str] | None = None
-    ) -> list[str]:  # noqa: UP045
+        query: str,
+        limit: int = 10,
+        lang: Optional[str] = None,  # noqa: UP045 - the typing.Optional spelling is under test
+        tags: list[str] | None = None,
+    ) -> list[str]:
         """Search."""
         return []
 
@@ -237,10 +240,7 @@ def test_4_5_streaming_and_async_flags(registry: ToolRegistry) -> None:
         """AG."""
         yield 1
 
-    flags = {
-        name: (registry.get(name).is_async, registry.get(name).streaming)
-        for name in registry.names()
-    }  # type: ignore[union-attr]
+    flags = {name: (entry.is_async, entry.streaming) for name, entry in registry.tools.items()}
     assert flags == {
         "sync_fn": (False, False),
         "async_fn": (True, False),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, cast, Literal
+from typing import Any, Literal, cast
 
 import pytest
 
