@@ -7,6 +7,7 @@ outside ``testpaths``).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import platform
 import re
@@ -121,6 +122,48 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process in MiB (``VmRSS``), NaN when unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return math.nan
+
+
+def system_cpu_seconds() -> tuple[float, float]:
+    """(busy, steal) CPU seconds of the whole machine so far, from /proc/stat."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except (OSError, IndexError):
+        return math.nan, math.nan
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system) / tick, steal / tick
+
+
+class Noise:
+    """How much CPU the rest of the machine took while we measured (a noisy run warns)."""
+
+    def __init__(self, pids: Sequence[int]) -> None:
+        self._pids = list(pids)
+        self._start = self._sample()
+
+    def _sample(self) -> tuple[float, float, float, float]:
+        busy, steal = system_cpu_seconds()
+        ours = sum(cpu_seconds(pid) for pid in self._pids)
+        return time.monotonic(), busy, steal, ours
+
+    def summary(self) -> tuple[float, float]:
+        """(CPUs used by other processes, CPUs stolen by the hypervisor), on average."""
+        t1, busy1, steal1, ours1 = self._sample()
+        t0, busy0, steal0, ours0 = self._start
+        wall = t1 - t0
+        return ((busy1 - busy0) - (ours1 - ours0)) / wall, (steal1 - steal0) / wall
+
+
 # --------------------------------------------------------------------------- the machine
 
 
@@ -143,7 +186,15 @@ def machine_lines() -> list[str]:
         f"machine : nproc {usable} ({cpu}), {platform.system()} {platform.release()}",
         f"python  : {platform.python_implementation()} {platform.python_version()} ({sys.executable})",
         f"grpcio  : {grpc.__version__}, protobuf {protobuf.__version__}",
+        f"load    : {_loadavg()} (1, 5, 15 min) before the run",
     ]
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 # --------------------------------------------------------------------------- statistics
@@ -206,98 +257,135 @@ def py_spy() -> str | None:
     return str(beside) if beside.is_file() else shutil.which("py-spy")
 
 
-_FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
+_LINE_NUMBER = re.compile(r":\d+\)$")
+# Leaf frames of a thread that is waiting, not computing (py-spy --native records them too).
+_IDLE_LEAVES = (
+    "epoll_wait",
+    "epoll_pwait",
+    "poll",
+    "select",
+    "pthread_cond_wait",
+    "pthread_cond_timedwait",
+    "PyThread_acquire_lock_timed",
+    "sem_wait",
+    "sem_timedwait",
+    "nanosleep",
+    "clock_nanosleep",
+)
 
 
-def _short_frame(frame: str) -> str:
-    """``func (path/to/file.py:12)`` -> ``func (pkg/file.py)``; other frames unchanged."""
-    match = _FRAME.match(frame.strip())
-    if not match:
-        return frame.strip()
-    path = match["file"]
-    for marker in ("site-packages/", "/lib/python3", "/work/main/"):
-        if marker in path:
-            path = path.split(marker, 1)[1]
-            if marker == "/lib/python3":
-                path = "stdlib/" + path.split("/", 1)[-1]
-            break
-    return f"{match['func']} ({path})"
+def _frame_key(frame: str) -> str:
+    """``func (file.py:12)`` -> ``func (file.py)``; ``0x7f.. (lib.so)`` -> ``[lib.so]``."""
+    frame = _LINE_NUMBER.sub(")", frame.strip())
+    if frame.startswith("0x"):
+        return "[" + frame.partition("(")[2].rstrip(")").split(".cpython")[0] + "]"
+    return frame
 
 
-def _area(frame: str) -> str:
-    """Which part of the stack a (short) frame belongs to."""
-    if "(aesp/core/audit" in frame:
-        return "aesp audit log"
-    if "(aesp/core/" in frame or "(aesp/adm/" in frame:
-        return "aesp core pipeline"
-    if "(aesp/server/" in frame:
-        return "aesp gRPC edge"
-    if "(bench/" in frame:
-        return "pass-through code"
-    if "(grpc/" in frame or "cygrpc" in frame or "grpc" in frame.split("(")[0]:
-        return "grpc (Python/Cython)"
-    if "(google/protobuf" in frame or "upb" in frame:
-        return "protobuf"
-    if "(stdlib/asyncio" in frame:
-        return "asyncio"
-    if "(stdlib/" in frame:
-        return "other stdlib"
+def _owner(frames: Sequence[str]) -> str:
+    """Who a sample's CPU is spent for: the deepest frame of a component we can name.
+
+    Standard-library, interpreter and libc frames are charged to the component that called
+    them (``json.dumps`` called by the audit log is the audit log's cost).
+    """
+    for frame in reversed(frames):
+        if "(aesp/core/audit" in frame:
+            return "aesp: audit log"
+        if "(aesp/core/" in frame or "(aesp/adm/" in frame:
+            return "aesp: core pipeline"
+        if "(aesp/server/" in frame or "(servicers/" in frame:
+            return "aesp: gRPC edge (servicers, TLS gate, convert)"
+        if "passthrough.py" in frame:
+            return "pass-through forwarder"
+        if "_message" in frame or "google/protobuf" in frame:
+            return "protobuf"
+        if "cygrpc" in frame or "(grpc/" in frame:
+            return "grpc (C core, Cython, Python)"
+    if any("(asyncio/" in f or "_asynciomodule" in f for f in frames):
+        return "asyncio event loop"
     return "other"
 
 
 @dataclass
 class Profile:
-    """Aggregated py-spy samples of one process."""
+    """Aggregated py-spy samples (``--format raw``, with or without ``--native``) of a process.
 
-    total: int
+    Samples whose leaf is a wait (epoll, condition variable, lock) are idle and left out;
+    samples in ``fsync`` are counted apart as time waiting for the disk.
+    """
+
+    busy: int
+    idle: int
+    disk_wait: int
+    loop_thread: int
+    owners: Counter[str]
     self_counts: Counter[str]
     inclusive_counts: Counter[str]
-    area_counts: Counter[str]
 
     @classmethod
     def from_raw(cls, path: Path) -> Profile:
-        """Read py-spy's ``--format raw`` (collapsed stacks: ``f1;f2;...;leaf COUNT``)."""
+        busy = idle = disk = loop = 0
+        owners: Counter[str] = Counter()
         self_counts: Counter[str] = Counter()
         inclusive: Counter[str] = Counter()
-        areas: Counter[str] = Counter()
-        total = 0
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            stack, _, count_text = line.rpartition(" ")
+            stack, _, count_text = line.rstrip().rpartition(" ")
             if not stack or not count_text.isdigit():
                 continue
             count = int(count_text)
             frames = [
-                _short_frame(f)
+                _frame_key(f)
                 for f in stack.split(";")
-                if not f.startswith(("process ", "thread "))
+                if f and not f.startswith(("process ", "thread "))
             ]
             if not frames:
                 continue
-            total += count
-            self_counts[frames[-1]] += count
+            named = [f for f in frames if not f.startswith("[")]
+            leaf = (named[-1] if named else frames[-1]).split(" (")[0]
+            if leaf in _IDLE_LEAVES or leaf == "EpollSelector.select":
+                idle += count
+                continue
+            if leaf in ("fsync", "fdatasync") or leaf.startswith("os_fsync"):
+                disk += count
+                continue
+            busy += count
+            if any("_run_once" in f for f in frames):
+                loop += count
+            owners[_owner(frames)] += count
+            self_counts[named[-1] if named else frames[-1]] += count
             for frame in set(frames):
                 inclusive[frame] += count
-            # The area of a sample is that of its deepest frame we can attribute.
-            areas[_area(frames[-1])] += count
-        return cls(total, self_counts, inclusive, areas)
+        return cls(busy, idle, disk, loop, owners, self_counts, inclusive)
 
-    def report(self, top: int = 15) -> str:
-        if not self.total:
-            return "  (no samples)"
+    def report(self, top: int = 12, cpu_per_call_us: float | None = None) -> str:
+        """Text report; with ``cpu_per_call_us`` each component also gets an estimate in µs."""
+        if not self.busy:
+            return "  (no busy samples)"
 
         def pct(n: int) -> str:
-            return f"{100 * n / self.total:5.1f}%"
+            return f"{100 * n / self.busy:5.1f}%"
 
-        lines = [f"  {self.total} samples of non-idle threads"]
-        lines.append("  time by area (deepest frame):")
-        lines += [f"    {pct(n)}  {area}" for area, n in self.area_counts.most_common()]
-        lines.append(f"  top {top} functions by self time:")
-        lines += [f"    {pct(n)}  {frame}" for frame, n in self.self_counts.most_common(top)]
-        lines.append(f"  top {top} aesp functions by inclusive time:")
+        def per_call(n: int) -> str:
+            if cpu_per_call_us is None or cpu_per_call_us != cpu_per_call_us:  # None or NaN
+                return ""
+            return f"  ~{n / self.busy * cpu_per_call_us:5.0f} µs/call"
+
+        lines = [
+            f"  {self.busy} busy samples ({pct(self.loop_thread).strip()} on the event-loop "
+            f"thread); {self.disk_wait} more waiting in fsync, {self.idle} idle",
+            "  CPU by component (deepest frame we can name; stdlib/libc count for their caller):",
+        ]
+        lines += [f"    {pct(n)}{per_call(n)}  {owner}" for owner, n in self.owners.most_common()]
+        lines.append(f"  top {top} aesp/bench functions, inclusive:")
         ours = [
             (frame, n)
             for frame, n in self.inclusive_counts.most_common()
-            if "(aesp/" in frame or "(bench/" in frame
+            if ("(aesp/" in frame or "(servicers/" in frame or "passthrough.py" in frame)
+            and not frame.startswith(("<module>", "main (", "_serve ("))
         ]
         lines += [f"    {pct(n)}  {frame}" for frame, n in ours[:top]]
+        lines.append(
+            f"  top {top} functions by self time (native frames folded into their caller):"
+        )
+        lines += [f"    {pct(n)}  {frame}" for frame, n in self.self_counts.most_common(top)]
         return "\n".join(lines)

@@ -27,11 +27,14 @@ import argparse
 import asyncio
 import itertools
 import json
+import math
+import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,11 +45,13 @@ from _common import (
     Child,
     ChildFailed,
     LatencyStats,
+    Noise,
     Profile,
     cpu_seconds,
     machine_lines,
     py_spy,
     render_table,
+    rss_mib,
 )
 from bench_tools import ECHO_CONTRACT
 
@@ -71,6 +76,7 @@ class Settings:
     calls_c16: int
     seconds_c64: float
     profile_seconds: float
+    rounds: int
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
@@ -82,6 +88,7 @@ class Settings:
             calls_c16=args.calls16 if args.calls16 is not None else (800 if quick else 8000),
             seconds_c64=args.duration if args.duration is not None else (2.0 if quick else 10.0),
             profile_seconds=3.0 if quick else 10.0,
+            rounds=max(1, args.rounds),
         )
 
 
@@ -100,8 +107,21 @@ class Variant:
     stub: host_pb2_grpc.GridClientServiceStub | None = None
     session_id: str = ""
     _ids: itertools.count[int] = field(default_factory=itertools.count)
-    results: dict[str, LatencyStats] = field(default_factory=dict)
-    cpu_per_call_us: dict[str, float] = field(default_factory=dict)
+    results: dict[str, list[LatencyStats]] = field(default_factory=dict)
+    cpu_per_call_us: dict[str, list[float]] = field(default_factory=dict)
+    middle_rss_mib: float = math.nan
+
+    def figure(self, phase: str, attribute: str) -> float:
+        """Median over the rounds of one figure (``p50_us``, ``p99_us`` or ``rate``)."""
+        return _median([getattr(s, attribute) for s in self.results.get(phase, [])])
+
+    def cpu(self, phase: str, process: str) -> float:
+        """Median over the rounds of a process's CPU µs per call in a phase."""
+        return _median(self.cpu_per_call_us.get(f"{phase}:{process}", []))
+
+    @property
+    def errors(self) -> int:
+        return sum(s.errors for stats in self.results.values() for s in stats)
 
     async def open(self, credentials: grpc.ChannelCredentials) -> None:
         self.channel = grpc.aio.secure_channel(self.client_target, credentials)
@@ -225,7 +245,7 @@ async def run_for(variant: Variant, seconds: float, concurrency: int) -> Latency
 class Phase:
     key: str
     label: str
-    run: Callable[[Variant], object]
+    run: Callable[[Variant], Awaitable[LatencyStats]]
 
 
 def _phases(s: Settings) -> list[Phase]:
@@ -255,29 +275,36 @@ async def measure(
         print(
             f"  warm-up done ({settings.warmup_calls} calls + {settings.warmup_seconds:g} s at c=64 each)"
         )
-        for index, phase in enumerate(_phases(settings)):
-            order = variants if index % 2 == 0 else list(reversed(variants))
-            for v in order:
-                pids = {"client": None, "middle": v.middle.pid, "runtime": v.runtime.pid}
-                before = {k: _cpu(p) for k, p in pids.items()}
-                stats = await phase.run(v)  # type: ignore[misc]
-                after = {k: _cpu(p) for k, p in pids.items()}
-                v.results[phase.key] = stats
-                if stats.count:
+        step = 0
+        for round_no in range(1, settings.rounds + 1):
+            for phase in _phases(settings):
+                order = variants if step % 2 == 0 else list(reversed(variants))
+                step += 1
+                for v in order:
+                    pids = {"client": None, "middle": v.middle.pid, "runtime": v.runtime.pid}
+                    before = {k: _cpu(p) for k, p in pids.items()}
+                    stats = await phase.run(v)
+                    after = {k: _cpu(p) for k, p in pids.items()}
+                    v.results.setdefault(phase.key, []).append(stats)
                     for k in pids:
-                        v.cpu_per_call_us[f"{phase.key}:{k}"] = (
-                            (after[k] - before[k]) / stats.count * 1e6
+                        v.cpu_per_call_us.setdefault(f"{phase.key}:{k}", []).append(
+                            (after[k] - before[k]) / stats.count * 1e6 if stats.count else math.nan
                         )
-                print(
-                    f"  {phase.label:<24} {v.name:<13} {stats.count:>6} ok, {stats.errors} errors, "
-                    f"p50 {stats.p50_us:7.0f} us, p99 {stats.p99_us:7.0f} us, {stats.rate:7.0f} calls/s",
-                    flush=True,
-                )
-                v.middle.check_alive()
-                v.runtime.check_alive()
+                    print(
+                        f"  round {round_no} {phase.label:<24} {v.name:<13} {stats.count:>6} ok, "
+                        f"{stats.errors} errors, p50 {stats.p50_us:6.0f} µs, "
+                        f"p99 {stats.p99_us:6.0f} µs, {stats.rate:5.0f} calls/s",
+                        flush=True,
+                    )
+                    v.middle.check_alive()
+                    v.runtime.check_alive()
     finally:
         for v in variants:
             await v.close()
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else math.nan
 
 
 def _cpu(pid: int | None) -> float:
@@ -287,10 +314,15 @@ def _cpu(pid: int | None) -> float:
 async def profile(
     variants: list[Variant], settings: Settings, client_pems: tuple[bytes, ...], out_dir: Path
 ) -> None:
-    """Sample each middle process with py-spy while 64 callers load it."""
+    """Sample each middle process with py-spy (native frames too) while 64 callers load it.
+
+    Native sampling has to pause the process for each sample, so throughput drops while it
+    runs; the shares are what count. They are turned into µs per call with the middle
+    process's CPU per call measured, unprofiled, in the concurrency-64 phase.
+    """
     exe = py_spy()
     if exe is None:
-        print("  py-spy is not installed (pip install py-spy); no profile taken")
+        print("\nprofile: py-spy is not installed (pip install py-spy); no profile taken")
         return
     ca, cert, key = client_pems
     credentials = grpc.ssl_channel_credentials(
@@ -303,32 +335,25 @@ async def profile(
         spy = Child(
             f"py-spy ({v.name})",
             [
-                exe,
-                "record",
-                "--pid",
-                str(v.middle.pid),
-                "--duration",
-                f"{seconds:g}",
-                "--rate",
-                "250",
-                "--format",
-                "raw",
-                "--nonblocking",
-                "--output",
-                str(raw),
+                exe, "record", "--pid", str(v.middle.pid), "--duration", f"{seconds:g}",
+                "--rate", "200", "--native", "--format", "raw", "--output", str(raw),
             ],
             out_dir / f"py-spy-{v.name}.log",
-        )
+        )  # fmt: skip
         try:
             await asyncio.sleep(0.5)  # let py-spy attach
             stats = await run_for(v, seconds + 1.0, 64)
-            await asyncio.to_thread(spy.proc.wait, 30)
+            await asyncio.to_thread(spy.proc.wait, 60)
         finally:
             spy.stop()
             await v.close()
-        print(f"\nprofile of the {v.name} middle process ({stats.rate:.0f} calls/s while sampled):")
+        cpu = v.cpu("c64", "middle")
+        print(
+            f"\nprofile of the {v.name} middle process, 64 callers "
+            f"({stats.rate:.0f} calls/s while sampled; unprofiled CPU {cpu:.0f} µs/call):"
+        )
         if raw.is_file():
-            print(Profile.from_raw(raw).report())
+            print(Profile.from_raw(raw).report(cpu_per_call_us=cpu))
             print(f"  raw stacks: {raw}")
         else:
             print(f"  py-spy wrote no profile:\n{spy.tail()}")
@@ -345,8 +370,8 @@ def report(governed: Variant, passthrough: Variant) -> str:
     rows: list[list[str]] = []
 
     def latency(key: str, which: str, label: str, target: bool) -> None:
-        g = getattr(governed.results[key], which)
-        p = getattr(passthrough.results[key], which)
+        g = governed.figure(key, which)
+        p = passthrough.figure(key, which)
         r = _ratio(g, p)
         rows.append(
             [
@@ -363,7 +388,7 @@ def report(governed: Variant, passthrough: Variant) -> str:
     latency("c1", "p99_us", "latency p99, concurrency 1", False)
     latency("c16", "p50_us", "latency p50, concurrency 16", True)
     latency("c16", "p99_us", "latency p99, concurrency 16", False)
-    g, p = governed.results["c64"].rate, passthrough.results["c64"].rate
+    g, p = governed.figure("c64", "rate"), passthrough.figure("c64", "rate")
     r = _ratio(g, p)
     rows.append(
         [
@@ -376,8 +401,8 @@ def report(governed: Variant, passthrough: Variant) -> str:
         ]
     )
     for who in ("middle", "runtime", "client"):
-        g = governed.cpu_per_call_us.get(f"c64:{who}", float("nan"))
-        p = passthrough.cpu_per_call_us.get(f"c64:{who}", float("nan"))
+        g = governed.cpu("c64", who)
+        p = passthrough.cpu("c64", who)
         rows.append(
             [
                 f"{who} CPU per call at c=64",
@@ -388,6 +413,17 @@ def report(governed: Variant, passthrough: Variant) -> str:
                 "",
             ]
         )
+    g, p = governed.middle_rss_mib, passthrough.middle_rss_mib
+    rows.append(
+        [
+            "middle RSS after the run",
+            f"{g:,.0f} MiB",
+            f"{p:,.0f} MiB",
+            f"{_ratio(g, p):.2f}×",
+            "",
+            "",
+        ]
+    )
     header = ["figure", "governed", "pass-through", "ratio", "DESIGN §12", "met"]
     return render_table(header, rows)
 
@@ -488,6 +524,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, help="seconds at concurrency 64 (default 10)")
     parser.add_argument("--warmup", type=int, help="warm-up calls per topology (default 500)")
     parser.add_argument(
+        "--rounds", type=int, default=1, help="repeat every figure; the table shows medians"
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="sample the middle processes with py-spy afterwards"
     )
     parser.add_argument(
@@ -516,19 +555,32 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         children, variants = _start_topologies(root, pki_dir, args.no_tls13_gate)
         print(f"  processes started: {', '.join(f'{c.name} pid {c.pid}' for c in children)}")
+        noise = Noise([os.getpid(), *(c.pid for c in children)])
         asyncio.run(measure(variants, settings, client_pems))
+        others, stolen = noise.summary()
+        for v in variants:
+            v.middle_rss_mib = rss_mib(v.middle.pid)
         governed, passthrough = variants
         audit = root / "data" / "audit.jsonl"
         events = sum(1 for _ in audit.open("rb")) if audit.is_file() else 0
+        calls = next(governed._ids)
         print(
-            f"  governed audit log: {events} events fsync'd to {audit.name} "
+            f"  governed audit log: {events} events for {calls} calls, fsync'd to {audit.name} "
             f"({time.monotonic() - started:.0f} s since start)"
         )
-        errors = sum(s.errors for v in variants for s in v.results.values())
+        errors = sum(v.errors for v in variants)
         print()
+        if settings.rounds > 1:
+            print(f"median of {settings.rounds} rounds:")
         print(report(governed, passthrough))
+        print(
+            f"\nwhile measuring, other processes used {others:.2f} CPUs on average and the "
+            f"hypervisor stole {stolen:.2f}"
+        )
+        if others > 0.2 or stolen > 0.2:
+            print("WARNING: the machine was not quiet; figures (ratios included) are unreliable")
         if errors:
-            print(f"\nWARNING: {errors} calls failed; see the logs (run with --keep)")
+            print(f"WARNING: {errors} calls failed; see the logs (run with --keep)")
         if args.profile:
             asyncio.run(profile(variants, settings, client_pems, root))
     except ChildFailed as exc:

@@ -9,7 +9,8 @@ else raises :class:`~aesp.client.errors.ProtocolError` (or the Host's own error 
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Literal
 
 from aesp.adm import MISSING, AdmError, parse_json
 from aesp.client.errors import (
@@ -27,6 +28,8 @@ from aesp.proto.altar.aesp.v1 import host_pb2 as _host_pb2
 from aesp.proto.altar.grid.v1 import grid_pb2 as _grid_pb2
 
 _Auth = _grid_pb2.AuthorizeToolCallResponse
+# A correlation id the Host echoes unchanged (printable ASCII, 1-128; docs decision 26).
+_WELL_FORMED_ID = re.compile(r"[\x21-\x7E]{1,128}\Z")
 _Log = _grid_pb2.LogToolResultResponse
 
 
@@ -99,6 +102,7 @@ def call_result(resp: _host_pb2.ToolCallResponse, request: _grid_pb2.ToolCall) -
     result = msg.result
     if result.call_id != request.call.call_id or result.name != request.call.name:
         raise violation("The result does not answer this call.", cid, "RESULT_MISMATCH")
+    status: Literal["SUCCESS", "ERROR"]
     if result.status == _adm_pb2.SUCCESS:
         if not result.HasField("content"):
             raise violation("A SUCCESS result has no content.", cid, "NO_CONTENT")
@@ -168,6 +172,17 @@ def authorization(
             details={"authorization_status": status},
             origin="host",
         )
+    answered = resp.correlation_id or cid
+    if _WELL_FORMED_ID.match(cid) and answered != cid:
+        # SPEC §2.12: "validate the invocation_id format, expiry and correlation"
+        error = build_enhanced_error(
+            "PROTOCOL_VIOLATION",
+            f"The approval answers correlation id {answered!r}, not this request's; the call "
+            "was not executed.",
+            correlation_id=cid,
+            details={"reason": "CORRELATION_MISMATCH"},
+        )
+        raise InvalidAuthorization(error, origin="client")
     if not resp.invocation_id or resp.authorization_ttl_ms <= 0:
         error = build_enhanced_error(
             "PROTOCOL_VIOLATION",

@@ -166,9 +166,7 @@ def log_request(
     )
 
 
-def local_call_result(
-    result: ToolResult, *, invocation_id: str, correlation_id: str
-) -> CallResult:
+def local_call_result(result: ToolResult, *, invocation_id: str, correlation_id: str) -> CallResult:
     """A :class:`CallResult` for a locally executed ADM result."""
     error = result.error
     return CallResult(

@@ -329,7 +329,7 @@ def build_enhanced_error(
         remediation_steps=list(remediation_steps),
         component="client",
         severity=_grid_pb2.ERROR,
-        category=int(info.category) if info else _grid_pb2.RUNTIME,
+        category=info.category.name if info else "RUNTIME",
     )
 
 

@@ -96,6 +96,28 @@ class CallResult:
         """True for a SUCCESS result."""
         return self.status == "SUCCESS"
 
+    def to_json(self) -> dict[str, Any]:
+        """The ADM ToolResult JSON (``content`` only for SUCCESS, ``error`` only for ERROR),
+        plus ``invocation_id``, ``correlation_id`` and ``executed_locally``.
+
+        Returns:
+            A fresh dict.
+        """
+        out: dict[str, Any] = {"call_id": self.call_id, "name": self.name, "status": self.status}
+        if self.status == "SUCCESS":
+            out["content"] = None if self.content is MISSING else self.content
+        else:
+            error: dict[str, str] = {"message": self.error_message}
+            if self.error_type:
+                error["type"] = self.error_type
+            out["error"] = error
+        out.update(
+            invocation_id=self.invocation_id,
+            correlation_id=self.correlation_id,
+            executed_locally=self.executed_locally,
+        )
+        return out
+
 
 @dataclass(frozen=True)
 class Authorization:

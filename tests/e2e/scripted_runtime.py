@@ -80,7 +80,9 @@ def reply(compute: Callable[[Any], Any] | None = None, *, delay_s: float = 0.0) 
     return behave
 
 
-def reply_error(message: str = "the tool failed", type_: str = "TOOL_EXECUTION_FAILED") -> Behaviour:
+def reply_error(
+    message: str = "the tool failed", type_: str = "TOOL_EXECUTION_FAILED"
+) -> Behaviour:
     """Answer with a well-formed business-logic ERROR result (item 94)."""
 
     async def behave(rt: ScriptedRuntime, call: _grid_pb2.ToolCall) -> None:
@@ -114,7 +116,10 @@ def wrong_call_id() -> Behaviour:
     """A SUCCESS result whose call_id is not the dispatched one (item 96)."""
     return reply_raw(
         lambda c: _adm_pb2.ToolResult(
-            call_id=c.call.call_id + "-other", name=c.call.name, status=_adm_pb2.SUCCESS, content=b"1"
+            call_id=c.call.call_id + "-other",
+            name=c.call.name,
+            status=_adm_pb2.SUCCESS,
+            content=b"1",
         )
     )
 
@@ -529,7 +534,9 @@ class ScriptedRuntime:
 
     async def _run(self, behaviour: Behaviour, call: _grid_pb2.ToolCall) -> None:
         # A behaviour racing a closed stream is not the test's concern; the Host's answer is.
-        with contextlib.suppress(grpc.aio.AioRpcError, grpc.aio.UsageError, asyncio.InvalidStateError):
+        with contextlib.suppress(
+            grpc.aio.AioRpcError, grpc.aio.UsageError, asyncio.InvalidStateError
+        ):
             await behaviour(self, call)
 
     async def _heartbeats(self) -> None:

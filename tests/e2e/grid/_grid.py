@@ -60,7 +60,11 @@ def schema(**properties: str) -> dict[str, Any]:
 
 # The Host's trusted contracts for tests/e2e/runtime_tools.py (plus `orphan`, served by no one).
 CONTRACTS: list[dict[str, Any]] = [
-    {"name": "add", "description": "Add two integers.", "parameters": schema(a="INTEGER", b="INTEGER")},
+    {
+        "name": "add",
+        "description": "Add two integers.",
+        "parameters": schema(a="INTEGER", b="INTEGER"),
+    },
     {"name": "echo", "description": "Echo text.", "parameters": schema(text="STRING")},
     {
         "name": "count",
@@ -111,14 +115,22 @@ async def grid_host(
         await running.stop(grace=0.2)
 
 
-def fc(name: str, args: bytes | Mapping[str, Any] = b"{}", call_id: str | None = None) -> adm_pb2.FunctionCall:
+def fc(
+    name: str, args: bytes | Mapping[str, Any] = b"{}", call_id: str | None = None
+) -> adm_pb2.FunctionCall:
     """An ADM FunctionCall; dict args are JSON-encoded, bytes are sent as they are."""
     raw = args if isinstance(args, bytes) else json.dumps(args).encode()
-    return adm_pb2.FunctionCall(call_id=call_id or f"c-{uuid.uuid4().hex[:12]}", name=name, args=raw)
+    return adm_pb2.FunctionCall(
+        call_id=call_id or f"c-{uuid.uuid4().hex[:12]}", name=name, args=raw
+    )
 
 
 class GridClient:
-    """Raw GridClientService calls with a client certificate."""
+    """Raw GridClientService calls with a client certificate.
+
+    Calls without an explicit ``correlation_id`` send a fresh one (``wf-<hex>``), kept in
+    :attr:`last_correlation_id` so refusal tests can check it was echoed; pass ``""`` to send none.
+    """
 
     def __init__(self, target: str, pem: tuple[bytes, bytes, bytes], **options: Any) -> None:
         ca, cert, key = pem
@@ -126,6 +138,13 @@ class GridClient:
             target, channel_credentials(ca, cert, key), options=list(options.items())
         )
         self.stub = host_pb2_grpc.GridClientServiceStub(self.channel)
+        self.last_correlation_id = ""
+
+    def _cid(self, correlation_id: str | None) -> str:
+        if correlation_id is None:
+            correlation_id = f"wf-{uuid.uuid4().hex[:16]}"
+        self.last_correlation_id = correlation_id
+        return correlation_id
 
     async def session(self, ttl_seconds: int = 300, **fields: Any) -> str:
         """A new session id (asserts the Host created one)."""
@@ -141,13 +160,13 @@ class GridClient:
         session_id: str,
         call: adm_pb2.FunctionCall | None,
         *,
-        correlation_id: str = "",
+        correlation_id: str | None = None,
         timeout_ms: int = 0,
         deadline_s: float = 15,
     ) -> host_pb2.ToolCallResponse:
         """CallTool."""
         request = grid_pb2.ToolCall(
-            session_id=session_id, correlation_id=correlation_id, timeout_ms=timeout_ms
+            session_id=session_id, correlation_id=self._cid(correlation_id), timeout_ms=timeout_ms
         )
         if call is not None:
             request.call.CopyFrom(call)
@@ -158,23 +177,27 @@ class GridClient:
         session_id: str,
         call: adm_pb2.FunctionCall | None,
         *,
-        correlation_id: str = "",
+        correlation_id: str | None = None,
         timeout_ms: int = 0,
     ) -> list[grid_pb2.StreamChunk]:
         """CallToolStream, every chunk until the Host ends the stream."""
         request = grid_pb2.ToolCall(
-            session_id=session_id, correlation_id=correlation_id, timeout_ms=timeout_ms
+            session_id=session_id, correlation_id=self._cid(correlation_id), timeout_ms=timeout_ms
         )
         if call is not None:
             request.call.CopyFrom(call)
         return [c async for c in self.stub.CallToolStream(request, timeout=15)]
 
     async def authorize(
-        self, session_id: str, call: adm_pb2.FunctionCall | None, *, correlation_id: str = ""
+        self,
+        session_id: str,
+        call: adm_pb2.FunctionCall | None,
+        *,
+        correlation_id: str | None = None,
     ) -> grid_pb2.AuthorizeToolCallResponse:
         """AuthorizeToolCall."""
         request = grid_pb2.AuthorizeToolCallRequest(
-            session_id=session_id, correlation_id=correlation_id
+            session_id=session_id, correlation_id=self._cid(correlation_id)
         )
         if call is not None:
             request.call.CopyFrom(call)
@@ -187,13 +210,13 @@ class GridClient:
         result: adm_pb2.ToolResult | None,
         *,
         args_sha256: str = "",
-        correlation_id: str = "",
+        correlation_id: str | None = None,
     ) -> grid_pb2.LogToolResultResponse:
         """LogToolResult."""
         request = grid_pb2.LogToolResultRequest(
             session_id=session_id,
             invocation_id=invocation_id,
-            correlation_id=correlation_id,
+            correlation_id=self._cid(correlation_id),
             execution_time_ms=3,
             execution_metadata={"args_sha256": args_sha256} if args_sha256 else {},
             timestamp=1,
