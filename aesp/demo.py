@@ -135,6 +135,9 @@ def _story(workdir: Path, stack: ExitStack) -> int:
         workdir, "runtime", stack,
     )
     _detail(_wait_for_line(runtime, runtime_log, "connected;"))
+    for line in (workdir / "runtime.stderr.log").read_text().splitlines():
+        if "no active contract" in line:
+            _detail("runtime log: " + line.split(": ", 1)[-1])
 
     ca, cert, key = pki.ca.read_bytes(), *(p.read_bytes() for p in pki.client("agent"))
     client = stack.enter_context(Client(f"localhost:{client_port}", ca=ca, cert=cert, key=key))

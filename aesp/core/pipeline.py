@@ -39,7 +39,7 @@ from aesp.core.messages import (
 )
 from aesp.core.principal import Principal
 from aesp.core.results import check_result
-from aesp.core.runtimes import Invocation, RuntimeRegistry
+from aesp.core.runtimes import Invocation, RuntimeConnection, RuntimeRegistry
 from aesp.core.sessions import CachedCall, Session, SessionManager
 
 
@@ -63,6 +63,7 @@ class Pipeline:
         self._runtimes = runtimes
         self._audit = audit
         self._auths = authorizations
+        self._background: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ sessions
 
@@ -324,16 +325,23 @@ class Pipeline:
         return self._stream(principal, session, contract, req, conn, inv_id)
 
     async def _stream(
-        self, principal, session, contract, req, conn, inv_id
-    ) -> AsyncIterator[RuntimeChunk]:  # noqa: ANN001
+        self,
+        principal: Principal,
+        session: Session,
+        contract: ToolContract,
+        req: CallRequest,
+        conn: RuntimeConnection,
+        inv_id: str,
+    ) -> AsyncIterator[RuntimeChunk]:
         queue: asyncio.Queue[RuntimeChunk | AespError] = asyncio.Queue()
         inv = Invocation(inv_id, session, contract, conn, req.call_id, streaming=True, chunks=queue)
         timeout_ms = self._timeout(req)
-        deadline = asyncio.get_running_loop().time() + timeout_ms / 1000
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_ms / 1000
         conn.in_flight[inv_id] = inv
         session.active[inv_id] = lambda err: _fail(inv, err)
         count = 0
-        outcome = "SUCCESS"
+        finished = False
         try:
             conn.send(
                 Dispatch(
@@ -347,9 +355,8 @@ class Pipeline:
                 )
             )
             while True:
-                left = deadline - asyncio.get_running_loop().time()
                 try:
-                    item = await asyncio.wait_for(queue.get(), max(left, 0))
+                    item = await asyncio.wait_for(queue.get(), max(deadline - loop.time(), 0))
                 except TimeoutError:
                     inv.done = True
                     conn.outbox.put_nowait(Cancel(inv_id, "timeout"))
@@ -370,14 +377,29 @@ class Pipeline:
                     item.error_code,
                     item.error_message,
                 )
+                if item.is_final or item.error_code:
+                    # NOTE: recorded *before* the last chunk is handed out: once the client has
+                    # it, it may close the stream and this generator is never resumed.
+                    finished = True
+                    conn.breaker.record_success()
+                    await self._record(
+                        "TOOL_INVOCATION_COMPLETE",
+                        "ERROR" if item.error_code else "SUCCESS",
+                        principal,
+                        req.correlation_id,
+                        session,
+                        resource=contract.name,
+                        metadata={
+                            "invocation_id": inv_id,
+                            "chunks": str(count),
+                            "runtime_id": conn.runtime_id,
+                        },
+                    )
+                    yield chunk
+                    return
                 yield chunk
-                if item.error_code:
-                    outcome = "ERROR"
-                    break
-                if item.is_final:
-                    break
         except AespError as exc:
-            outcome = "ERROR"
+            finished = True
             if exc.code != "INVALID_STATE":
                 conn.breaker.record_failure(exc.code)
             await self._record(
@@ -391,22 +413,26 @@ class Pipeline:
             )
             raise
         finally:
-            if not inv.done:  # the client went away: tell the runtime to stop
-                inv.done = True
-                conn.outbox.put_nowait(Cancel(inv_id, "client cancelled"))
-                outcome = "ERROR"
             conn.in_flight.pop(inv_id, None)
             session.active.pop(inv_id, None)
-        conn.breaker.record_success()
-        await self._record(
-            "TOOL_INVOCATION_COMPLETE",
-            outcome,
-            principal,
-            req.correlation_id,
-            session,
-            resource=contract.name,
-            metadata={"invocation_id": inv_id, "chunks": str(count), "runtime_id": conn.runtime_id},
-        )
+            if not inv.done:  # the client went away mid-stream: tell the runtime to stop
+                inv.done = True
+                conn.outbox.put_nowait(Cancel(inv_id, "the client cancelled the stream"))
+            if not finished:
+                self._audit_later(
+                    "TOOL_INVOCATION_FAILED",
+                    "ERROR",
+                    principal,
+                    req.correlation_id,
+                    session,
+                    resource=contract.name,
+                    metadata={
+                        "invocation_id": inv_id,
+                        "code": "CANCELLED",
+                        "reason": "the client closed the stream",
+                        "chunks": str(count),
+                    },
+                )
 
     # ------------------------------------------------------------------ governed local dispatch
 
@@ -606,6 +632,12 @@ class Pipeline:
         )
         await self._audit.append(event, durable=durable)
 
+    def _audit_later(self, *args: Any, **kwargs: Any) -> None:
+        """Record an event from a context that cannot await (a closing generator)."""
+        task = asyncio.get_running_loop().create_task(self._record(*args, **kwargs))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def _refused(
         self,
         event_type: str,
@@ -618,8 +650,11 @@ class Pipeline:
         """Audit a refusal (every refusal writes an event, DESIGN §4)."""
         if exc.code == "AUDIT_REQUIREMENT_NOT_MET":
             return  # the log itself is failing; the refusal reaches the caller regardless
-        denied = exc.category is Category.AUTHORIZATION
-        kind = "AUTHORIZATION_DENIED" if denied and event_type.startswith("TOOL_") else event_type
+        denied = exc.category in (Category.AUTHORIZATION, Category.VALIDATION)
+        kind = event_type
+        if event_type == "TOOL_INVOCATION_START":
+            # SPEC §3.19: every refusal before dispatch is an AUTHORIZATION_DENIED event.
+            kind = "AUTHORIZATION_DENIED" if denied else "TOOL_INVOCATION_FAILED"
         with contextlib.suppress(AespError):  # the original refusal is what the caller must see
             await self._record(
                 kind,
