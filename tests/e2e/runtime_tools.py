@@ -1,8 +1,7 @@
 """LATER ``@tool`` functions served by real Runtime *processes* in the end-to-end tests.
 
 Started with ``python -m aesp runtime tests/e2e/runtime_tools.py --target ... --ca ... --cert ...
---key ... [--runtime-id ID]``. Until that CLI exists the module runs itself with the same flags
-(``python tests/e2e/runtime_tools.py --target ...``), through the same Runtime SDK.
+--key ... [--runtime-id ID]``.
 
 The tools register in the process-wide LATER registry, exactly as a tool author's module
 would, so the test process itself never imports this module; the Host's manifest for them is
@@ -11,10 +10,8 @@ would, so the test process itself never imports this module; the Host's manifest
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from aesp.later import tool
 
@@ -69,21 +66,3 @@ def fail(message: str) -> str:
         message: Text of the exception.
     """
     raise RuntimeError(message)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Serve these tools with the Runtime SDK (the flags of ``aesp runtime``)."""
-    from aesp.runtime import run
-
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--target", required=True)
-    parser.add_argument("--ca", required=True, type=Path)
-    parser.add_argument("--cert", required=True, type=Path)
-    parser.add_argument("--key", required=True, type=Path)
-    parser.add_argument("--runtime-id")
-    args = parser.parse_args(argv)
-    run(target=args.target, ca=args.ca, cert=args.cert, key=args.key, runtime_id=args.runtime_id)
-
-
-if __name__ == "__main__":
-    main()

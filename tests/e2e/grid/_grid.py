@@ -35,7 +35,6 @@ from aesp.testing.harness import HostHandle, write_manifest
 
 REPO = Path(__file__).resolve().parents[3]
 RUNTIME_TOOLS = REPO / "tests" / "e2e" / "runtime_tools.py"
-CLI = REPO / "aesp" / "cli.py"
 HOST_CORRELATION = re.compile(r"^host-\d{9,11}-[0-9a-f]{8}$")  # item 106
 REGISTERED_CODES = frozenset(REGISTRY)
 
@@ -286,6 +285,4 @@ def runtime_command(
     flags = ["--target", target, "--ca", str(pki.ca), "--cert", str(cert), "--key", str(key)]
     if runtime_id:
         flags += ["--runtime-id", runtime_id]
-    if CLI.exists():
-        return [sys.executable, "-m", "aesp", "runtime", str(RUNTIME_TOOLS), *flags]
-    return [sys.executable, str(RUNTIME_TOOLS), *flags]
+    return [sys.executable, "-m", "aesp", "runtime", str(RUNTIME_TOOLS), *flags]

@@ -89,13 +89,20 @@ ANNOUNCE_CASES = {
 }
 
 
+ANNOUNCE_MESSAGES = {
+    "MALFORMED_REQUEST": "runtime_id must be",
+    "CERTIFICATE_INVALID": "certificate",
+    "TENANT_ACCESS_DENIED": "tenant",
+}
+
+
 @pytest.mark.parametrize("kind", sorted(ANNOUNCE_CASES))
 async def test_bad_announce_refused_with_status_and_code(
     host: HostHandle, client: GridClient, kind: str
 ) -> None:
     lies, status, code = ANNOUNCE_CASES[kind]
     async with ScriptedRuntime(host.runtime_target, host.runtime_pem("example")) as rt:
-        with pytest.raises(grpc.aio.AioRpcError) as info:
+        with pytest.raises(grpc.aio.AioRpcError, match=ANNOUNCE_MESSAGES[code]) as info:
             await rt.announce(correlation_id="wf-ann", **lies)
         assert info.value.code() == status
         assert trailer(info.value) == code
@@ -111,7 +118,7 @@ async def test_client_certificate_cannot_announce_as_runtime(
     host: HostHandle, client: GridClient
 ) -> None:
     async with ScriptedRuntime(host.runtime_target, host.client_pem("demo")) as rt:
-        with pytest.raises(grpc.aio.AioRpcError) as info:
+        with pytest.raises(grpc.aio.AioRpcError, match="not a runtime") as info:
             await rt.announce()
         assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
         assert trailer(info.value) == "CERTIFICATE_INVALID"
@@ -190,7 +197,7 @@ async def test_fulfil_over_grpc_limit_resource_exhausted(
 ) -> None:
     async with ScriptedRuntime(host.runtime_target, host.runtime_pem("example")) as rt:
         await rt.announce()
-        with pytest.raises(grpc.aio.AioRpcError) as info:
+        with pytest.raises(grpc.aio.AioRpcError, match="larger than max") as info:
             await rt.fulfil(["x" * OVER_GRPC_LIMIT])
         assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     await assert_host_serves(host, client)
@@ -276,7 +283,7 @@ async def _refused_connect(
     if first is not None:
         await stream.write(first)
     await stream.done_writing()
-    with pytest.raises(grpc.aio.AioRpcError) as info:
+    with pytest.raises(grpc.aio.AioRpcError, match="'open'|connection id|work stream") as info:
         async for _ in stream:
             pass
         await stream

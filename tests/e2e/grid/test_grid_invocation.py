@@ -142,8 +142,10 @@ async def test_item_089_schema_violation_names_failing_field(
     assert refused.error.details["reason"]
     assert refused.error.tool_name == "add"
     assert runtime.calls == []
-    [audit] = events(host, "TOOL_INVOCATION_START", correlation_id="wf-89")
-    assert audit.outcome == "FAILURE" and audit.metadata["code"] == "SCHEMA_VIOLATION"
+    # SPEC §3.19: every denial before dispatch is an AUTHORIZATION_DENIED audit event.
+    [audit] = events(host, "AUTHORIZATION_DENIED", correlation_id="wf-89")
+    assert audit.outcome == "DENIED" and audit.metadata["code"] == "SCHEMA_VIOLATION"
+    assert audit.metadata["field"] == field
 
 
 @pytest.mark.parametrize("name", ["not_in_manifest", "orphan"])
