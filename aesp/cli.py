@@ -40,10 +40,14 @@ def _pems(args: argparse.Namespace, kind: str) -> tuple[bytes, bytes, bytes]:
     elif args.ca and args.cert and args.key:
         ca, cert, key = args.ca, args.cert, args.key
     else:
-        raise SystemExit(f"aesp: give --pki DIR (and --name) or all of --ca, --cert and --key for the {kind}.")
+        raise SystemExit(
+            f"aesp: give --pki DIR (and --name) or all of --ca, --cert and --key for the {kind}."
+        )
     for path in (ca, cert, key):
         if not path.is_file():
-            raise SystemExit(f"aesp: {path} does not exist; create certificates with `aesp certs init`.")
+            raise SystemExit(
+                f"aesp: {path} does not exist; create certificates with `aesp certs init`."
+            )
     return ca.read_bytes(), cert.read_bytes(), key.read_bytes()
 
 
@@ -112,10 +116,18 @@ def _runtime(args: argparse.Namespace) -> int:
         return 2
     ca, cert, key = _pems(args, "runtime")
     runtime = Runtime(
-        target=args.target, ca=ca, cert=cert, key=key, registry=registry,
-        runtime_id=args.runtime_id, sessions=args.session or (),
+        target=args.target,
+        ca=ca,
+        cert=cert,
+        key=key,
+        registry=registry,
+        runtime_id=args.runtime_id,
+        sessions=args.session or (),
     )
-    print(f"aesp runtime {runtime.runtime_id}: serving {', '.join(registry.names())} to {args.target}", flush=True)
+    print(
+        f"aesp runtime {runtime.runtime_id}: serving {', '.join(registry.names())} to {args.target}",
+        flush=True,
+    )
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -188,7 +200,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aesp", description="AESP control plane for governed AI tool calls.")
+    parser = argparse.ArgumentParser(
+        prog="aesp", description="AESP control plane for governed AI tool calls."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -212,7 +226,9 @@ def _parser() -> argparse.ArgumentParser:
     _pem_args(call, "client", "demo")
     call.set_defaults(func=_call)
 
-    sub.add_parser("certs", help="development certificates (see `aesp certs --help`)", add_help=False)
+    sub.add_parser(
+        "certs", help="development certificates (see `aesp certs --help`)", add_help=False
+    )
 
     demo = sub.add_parser("demo", help="a Host, a Runtime and a client, explained step by step")
     demo.add_argument("--keep", action="store_true", help="keep the demo's files")

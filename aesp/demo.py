@@ -63,8 +63,12 @@ def _spawn(args: list[str], workdir: Path, name: str, stack: ExitStack) -> subpr
     stack.callback(err.close)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "aesp", *args], cwd=workdir, stdout=subprocess.PIPE,
-        stderr=err, text=True, env=env,
+        [sys.executable, "-m", "aesp", *args],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=err,
+        text=True,
+        env=env,
     )
 
     def stop() -> None:
@@ -103,16 +107,24 @@ def _story(workdir: Path, stack: ExitStack) -> int:
     started = time.monotonic()
     print("aesp demo: a Host, a Runtime and an AI agent, on this machine, over mutual TLS 1.3.")
 
-    _say(1, "A development certificate authority", """
+    _say(
+        1,
+        "A development certificate authority",
+        """
         Every party proves who it is with a certificate. The identity and the tenant are read
-        from the certificate the TLS handshake verified, never from what a party says.""")
+        from the certificate the TLS handshake verified, never from what a party says.""",
+    )
     pki = init_dev_pki(workdir / "pki", tenant="acme", runtimes=("finance",), clients=("agent",))
     for kind, name in (("runtime", "finance"), ("client", "agent")):
         _detail(f"{kind:8} spiffe://aesp.local/tenant/acme/{kind}/{name}")
 
-    _say(2, "The Host starts with a manifest of two trusted contracts", """
+    _say(
+        2,
+        "The Host starts with a manifest of two trusted contracts",
+        """
         The Host owns the tool contracts: convert_currency and word_stream. It runs in STRICT
-        mode, so nothing outside this manifest can ever be called.""")
+        mode, so nothing outside this manifest can ever be called.""",
+    )
     shutil.copy(EXAMPLES / "manifest.json", workdir / "manifest.json")
     client_port, runtime_port = _free_port(), _free_port()
     (workdir / "aesp.toml").write_text(
@@ -124,15 +136,31 @@ def _story(workdir: Path, stack: ExitStack) -> int:
     host = _spawn(["serve", "--config", "aesp.toml"], workdir, "host", stack)
     _detail(_wait_for_line(host, host_log, "aesp host ready"))
 
-    _say(3, "A Runtime connects and offers three tools", """
+    _say(
+        3,
+        "A Runtime connects and offers three tools",
+        """
         The Runtime (a separate process) has code for convert_currency, word_stream and
         delete_all_records. It can only fulfil contracts the Host already holds: the third
-        one, which nobody approved, stays unreachable.""")
+        one, which nobody approved, stays unreachable.""",
+    )
     runtime_log = stack.enter_context(open(workdir / "runtime.log", "w"))  # noqa: SIM115
     runtime = _spawn(
-        ["runtime", str(EXAMPLES / "tools.py"), "--target", f"localhost:{runtime_port}",
-         "--pki", "pki", "--name", "finance", "--runtime-id", "finance-1"],
-        workdir, "runtime", stack,
+        [
+            "runtime",
+            str(EXAMPLES / "tools.py"),
+            "--target",
+            f"localhost:{runtime_port}",
+            "--pki",
+            "pki",
+            "--name",
+            "finance",
+            "--runtime-id",
+            "finance-1",
+        ],
+        workdir,
+        "runtime",
+        stack,
     )
     _detail(_wait_for_line(runtime, runtime_log, "connected;"))
     for line in (workdir / "runtime.stderr.log").read_text().splitlines():
@@ -147,14 +175,24 @@ def _story(workdir: Path, stack: ExitStack) -> int:
     for info in client.list_tools(session.session_id):
         _detail(f"{info.name:18} {info.description}")
 
-    _say(5, "A good call", "The Host checks the arguments against its own contract, routes the "
-         "call to a Runtime of the agent's tenant, and checks the result before returning it.")
-    result = client.call(session.session_id, "convert_currency", {"amount": 100, "source": "EUR", "target": "USD"})
+    _say(
+        5,
+        "A good call",
+        "The Host checks the arguments against its own contract, routes the "
+        "call to a Runtime of the agent's tenant, and checks the result before returning it.",
+    )
+    result = client.call(
+        session.session_id, "convert_currency", {"amount": 100, "source": "EUR", "target": "USD"}
+    )
     _detail(f"convert_currency(100 EUR -> USD) = {json.dumps(result.content)}")
 
     _say(6, "A call with bad arguments is refused by the Host", "The Runtime never sees it.")
     try:
-        client.call(session.session_id, "convert_currency", {"amount": 100, "source": "EUR", "target": "JPY"})
+        client.call(
+            session.session_id,
+            "convert_currency",
+            {"amount": 100, "source": "EUR", "target": "JPY"},
+        )
     except AespClientError as exc:
         _detail(f"refused: {exc.code}\n{exc.message}")
 
@@ -165,12 +203,18 @@ def _story(workdir: Path, stack: ExitStack) -> int:
         _detail(f"refused: {exc.code}\n{exc.message}")
 
     _say(8, "A streaming call", "Chunks arrive as the tool produces them, checked in order.")
-    words = list(client.stream(session.session_id, "word_stream", {"text": "governed tools for AI agents"}))
+    words = list(
+        client.stream(session.session_id, "word_stream", {"text": "governed tools for AI agents"})
+    )
     _detail(" | ".join(str(w) for w in words))
 
     client.destroy_session(session.session_id)
-    _say(9, "The audit log recorded all of it", "Every connection, fulfilment, session, call and "
-         "refusal, each with the verified principal, tenant and correlation id:")
+    _say(
+        9,
+        "The audit log recorded all of it",
+        "Every connection, fulfilment, session, call and "
+        "refusal, each with the verified principal, tenant and correlation id:",
+    )
     host.terminate()
     host.wait(10)
     counts = collections.Counter(

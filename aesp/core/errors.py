@@ -95,11 +95,11 @@ REGISTRY: Mapping[str, CodeInfo] = {
         "RESOURCE_UNAVAILABLE",
         "INTERNAL_ERROR",
     ),
+    **_codes(Category.TRANSPORT, False, "MESSAGE_TOO_LARGE"),
     **_codes(
         Category.TRANSPORT,
         True,
         "CONNECTION_FAILED",
-        "MESSAGE_TOO_LARGE",
         "NETWORK_TIMEOUT",
         "TLS_HANDSHAKE_FAILED",
         "SERIALIZATION_ERROR",
@@ -173,6 +173,7 @@ class AespError(Exception):
         self.retry_after_ms = retry_after_ms
         self.remediation_steps = tuple(remediation_steps)
         self.escalation_required = escalation_required
+        self.audited = False  # set once an audit event has recorded this refusal
 
     @property
     def retry_allowed(self) -> bool:

@@ -75,7 +75,7 @@ class Host:
         for task in self._tasks:
             task.cancel()
         for conn in self.runtimes.connections():
-            self.runtimes.detach(conn, "the Host is shutting down")
+            await self.detach(conn, "the Host is shutting down")
             conn.outbox.put_nowait(Disconnect("the Host is shutting down"))
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
@@ -343,7 +343,9 @@ class Host:
         self.runtimes.deliver_chunk(conn, chunk)
 
     async def detach(self, conn: RuntimeConnection, reason: str) -> None:
-        """The work stream ended: fail the calls in flight and audit the disconnect."""
+        """The work stream ended: fail the calls in flight and audit the disconnect (once)."""
+        if conn.closed:
+            return
         failed = self.runtimes.detach(conn, reason)
         await self._runtime_event(
             "RUNTIME_DISCONNECT",
@@ -383,6 +385,8 @@ class Host:
         )
 
     def _runtime_violation(self, conn: RuntimeConnection, invocation_id: str, what: str) -> None:
+        # NOTE: a stray message is audited (item 95) but does not trip the breaker: only the
+        # codes a Runtime itself reports as critical open it at once (item 132).
         self._background(
             self.audit.append(
                 AuditEvent(

@@ -17,6 +17,7 @@ from typing import Any
 from aesp.adm import AdmError, canonical_json, parse_json, validate_call_id
 from aesp.core import ids
 from aesp.core.audit import AuditEvent, AuditLog
+from aesp.core.breaker import OPEN_IMMEDIATELY
 from aesp.core.config import HostConfig
 from aesp.core.contracts import ToolContract
 from aesp.core.errors import (
@@ -124,6 +125,7 @@ class Pipeline:
         """A synchronous governed call (F4, SPEC §3.19). Raises AespError on any refusal."""
         session: Session | None = None
         contract: ToolContract | None = None
+        args_digest = ""
         try:
             # (3) session: unknown -> INVALID_SESSION, expired, other tenant or principal.
             session = self._sessions.resolve(req.session_id, principal)
@@ -144,7 +146,14 @@ class Pipeline:
             self._check_args(contract, args, req)
         except AespError as exc:
             await self._refused(
-                "TOOL_INVOCATION_START", principal, exc, req.correlation_id, session, req.name
+                "TOOL_INVOCATION_START",
+                principal,
+                exc,
+                req.correlation_id,
+                session,
+                req.name,
+                args_digest=args_digest,
+                args_json=req.args_json,
             )
             raise
         entry = CachedCall(
@@ -194,7 +203,14 @@ class Pipeline:
             conn = self._runtimes.pick(session, contract.name, need_streaming=False)
         except AespError as exc:
             await self._refused(
-                "TOOL_INVOCATION_START", principal, exc, req.correlation_id, session, contract.name
+                "TOOL_INVOCATION_START",
+                principal,
+                exc,
+                req.correlation_id,
+                session,
+                contract.name,
+                args_digest=args_digest,
+                args_json=req.args_json,
             )
             raise
         loop = asyncio.get_running_loop()
@@ -260,9 +276,12 @@ class Pipeline:
             )
             raise
         finally:
-            conn.in_flight.pop(inv_id, None)
+            conn.finish(inv_id)
             session.active.pop(inv_id, None)
-        conn.breaker.record_success()
+        if result.status == "ERROR" and result.error_type in OPEN_IMMEDIATELY:
+            conn.breaker.record_failure(result.error_type)  # item 132
+        else:
+            conn.breaker.record_success()
         # (13) COMPLETE, with both ids (F4 step 9).
         await self._record(
             "TOOL_INVOCATION_COMPLETE",
@@ -289,6 +308,7 @@ class Pipeline:
         """
         session: Session | None = None
         contract: ToolContract | None = None
+        args_digest = ""
         try:
             session = self._sessions.resolve(req.session_id, principal)
             args, args_digest = self._parse_call(req)
@@ -319,7 +339,14 @@ class Pipeline:
             conn = self._runtimes.pick(session, contract.name, need_streaming=True)
         except AespError as exc:
             await self._refused(
-                "TOOL_INVOCATION_START", principal, exc, req.correlation_id, session, req.name
+                "TOOL_INVOCATION_START",
+                principal,
+                exc,
+                req.correlation_id,
+                session,
+                req.name,
+                args_digest=args_digest,
+                args_json=req.args_json,
             )
             raise
         return self._stream(principal, session, contract, req, conn, inv_id)
@@ -381,7 +408,10 @@ class Pipeline:
                     # NOTE: recorded *before* the last chunk is handed out: once the client has
                     # it, it may close the stream and this generator is never resumed.
                     finished = True
-                    conn.breaker.record_success()
+                    if item.error_code in OPEN_IMMEDIATELY:
+                        conn.breaker.record_failure(item.error_code)  # item 132
+                    else:
+                        conn.breaker.record_success()
                     await self._record(
                         "TOOL_INVOCATION_COMPLETE",
                         "ERROR" if item.error_code else "SUCCESS",
@@ -413,7 +443,7 @@ class Pipeline:
             )
             raise
         finally:
-            conn.in_flight.pop(inv_id, None)
+            conn.finish(inv_id)
             session.active.pop(inv_id, None)
             if not inv.done:  # the client went away mid-stream: tell the runtime to stop
                 inv.done = True
@@ -439,6 +469,7 @@ class Pipeline:
     async def authorize(self, principal: Principal, req: CallRequest) -> Authorization:
         """Authorise a call the caller will execute locally (F6 steps 1-4)."""
         session: Session | None = None
+        args_digest = ""
         try:
             session = self._sessions.resolve(req.session_id, principal)
             args, args_digest = self._parse_call(req)
@@ -477,7 +508,14 @@ class Pipeline:
             self._auths.add(auth)
         except AespError as exc:
             await self._refused(
-                "AUTHORIZATION_DENIED", principal, exc, req.correlation_id, session, req.name
+                "AUTHORIZATION_DENIED",
+                principal,
+                exc,
+                req.correlation_id,
+                session,
+                req.name,
+                args_digest=args_digest,
+                args_json=req.args_json,
             )
             raise
         return auth
@@ -511,10 +549,12 @@ class Pipeline:
             if auth is not None and problem.startswith("foreign"):
                 self._auths.add(auth)  # another session's id: do not let a stranger burn it
             await self._violation("", principal, session, correlation_id, problem)
-            raise StateError(
+            error = StateError(
                 "PROTOCOL_VIOLATION",
                 f"The result was not logged: {problem}. Authorise the call again before executing it.",
             )
+            error.audited = True
+            raise error
         assert auth is not None
         manifest_contract = self._manifest.current.get(auth.name) or session.dynamic_contracts.get(
             auth.name
@@ -555,13 +595,14 @@ class Pipeline:
             )
         try:
             args = parse_json(req.args_json)
+            digest = "sha256:" + hashlib.sha256(canonical_json(args)).hexdigest()
         except AdmError as exc:
             raise ValidationError(
                 "MALFORMED_REQUEST",
                 f"call.args is not valid JSON ({exc.reason}); send the arguments as a JSON object.",
                 details={"field": "call.args"},
             ) from None
-        return args, "sha256:" + hashlib.sha256(canonical_json(args)).hexdigest()
+        return args, digest
 
     def _idempotent(
         self, session: Session, req: CallRequest, args_digest: str
@@ -638,6 +679,27 @@ class Pipeline:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    async def record_refusal(
+        self, event_type: str, principal: Principal | None, exc: AespError, correlation_id: str
+    ) -> None:
+        """Audit a refusal the edge raised before the pipeline ran (e.g. a malformed envelope)."""
+        if exc.audited:
+            return
+        if principal is None:
+            exc.audited = True
+            with contextlib.suppress(AespError):
+                await self._audit.append(
+                    AuditEvent(
+                        event_type="AUTHENTICATION_FAILURE",
+                        outcome="DENIED",
+                        action="authenticate",
+                        correlation_id=correlation_id,
+                        metadata=_error_meta(exc),
+                    )
+                )
+            return
+        await self._refused(event_type, principal, exc, correlation_id)
+
     async def _refused(
         self,
         event_type: str,
@@ -646,8 +708,13 @@ class Pipeline:
         correlation_id: str,
         session: Session | None = None,
         resource: str = "",
+        args_digest: str = "",
+        args_json: bytes = b"",
     ) -> None:
-        """Audit a refusal (every refusal writes an event, DESIGN §4)."""
+        """Audit a refusal (every refusal writes an event, DESIGN §4; item 116: with the args)."""
+        exc.audited = True
+        if not args_digest and args_json:
+            args_digest = _digest_or_empty(args_json)
         if exc.code == "AUDIT_REQUIREMENT_NOT_MET":
             return  # the log itself is failing; the refusal reaches the caller regardless
         denied = exc.category in (Category.AUTHORIZATION, Category.VALIDATION)
@@ -663,7 +730,7 @@ class Pipeline:
                 correlation_id,
                 session,
                 resource=resource,
-                metadata=_error_meta(exc),
+                metadata=_error_meta(exc, **({"args_sha256": args_digest} if args_digest else {})),
             )
 
     async def _violation(
@@ -702,6 +769,14 @@ def _fail(inv: Invocation, error: AespError) -> None:
 
 def _error_meta(exc: AespError, **extra: str) -> dict[str, str]:
     return {"code": exc.code, "reason": exc.message[:300], **exc.details, **extra}
+
+
+def _digest_or_empty(args_json: bytes) -> str:
+    """The argument digest for an audit record, or "" when the bytes are not JSON."""
+    try:
+        return "sha256:" + hashlib.sha256(canonical_json(parse_json(args_json))).hexdigest()
+    except AdmError:
+        return ""
 
 
 def _internal() -> AespError:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ from aesp.core.sessions import Session
 
 STREAMING = "streaming"
 OUTBOX_LIMIT = 10_000  # calls queued to one Runtime before the Host refuses more
+RECENT_LIMIT = 4_096  # finished invocation ids remembered per connection, to drop late answers
 
 
 @dataclass(eq=False)
@@ -51,6 +53,7 @@ class Invocation:
     chunks: asyncio.Queue[RuntimeChunk | AespError] | None = None
     next_chunk_id: int = 0
     done: bool = False
+    answered: bool = False  # the Runtime delivered the result or the final chunk
 
 
 @dataclass(eq=False)
@@ -71,6 +74,7 @@ class RuntimeConnection:
     last_seen: float = field(default_factory=time.monotonic)
     in_flight: dict[str, Invocation] = field(default_factory=dict)
     fulfilled: set[tuple[str, str]] = field(default_factory=set)  # (session id or "", tool)
+    recent: OrderedDict[str, bool] = field(default_factory=OrderedDict)  # finished id -> answered
 
     @property
     def tenant_id(self) -> str:
@@ -84,6 +88,13 @@ class RuntimeConnection:
         return name in self.declared_contracts or any(
             d.split("@", 1)[0] == name for d in self.declared_contracts
         )
+
+    def finish(self, invocation_id: str) -> None:
+        """Forget an invocation, remembering its id so a late answer is recognised (C-45)."""
+        inv = self.in_flight.pop(invocation_id, None)
+        self.recent[invocation_id] = inv is not None and inv.answered
+        if len(self.recent) > RECENT_LIMIT:
+            self.recent.popitem(last=False)
 
     def send(self, message: OutboundMessage) -> None:
         """Queue a message on the work stream."""
@@ -227,22 +238,29 @@ class RuntimeRegistry:
     def deliver_result(self, conn: RuntimeConnection, result: RuntimeResult) -> None:
         """Complete a dispatch with the Runtime's result (items 95, 96 are checked by the caller)."""
         inv = conn.in_flight.get(result.invocation_id)
-        if inv is None or inv.done or inv.streaming or inv.future is None:
-            self._on_violation(
-                conn, result.invocation_id, "result for an unknown or completed invocation"
-            )
+        answered = conn.recent.get(result.invocation_id)
+        if answered is not None or (inv is not None and inv.done):
+            # NOTE: dropped and audited; a late answer to a timed-out call is expected now and
+            # then, so these never trip the breaker (C-45, item 95).
+            late = answered is False or (inv is not None and not inv.answered)
+            why = "a late result for a timed-out or cancelled call" if late else "a second result"
+            self._on_violation(conn, result.invocation_id, why)
             return
-        inv.done = True
+        if inv is None or inv.streaming or inv.future is None:
+            self._on_violation(conn, result.invocation_id, "result for an unknown invocation")
+            return
+        inv.done = inv.answered = True
         if not inv.future.done():
             inv.future.set_result(result)
 
     def deliver_chunk(self, conn: RuntimeConnection, chunk: RuntimeChunk) -> None:
         """Forward a stream chunk after checking its sequence (items 99-102)."""
         inv = conn.in_flight.get(chunk.invocation_id)
-        if inv is None or inv.done or not inv.streaming or inv.chunks is None:
-            self._on_violation(
-                conn, chunk.invocation_id, "chunk for an unknown or completed invocation"
-            )
+        if chunk.invocation_id in conn.recent or (inv is not None and inv.done):
+            self._on_violation(conn, chunk.invocation_id, "a chunk after the stream ended")
+            return  # dropped (items 101, C-45)
+        if inv is None or not inv.streaming or inv.chunks is None:
+            self._on_violation(conn, chunk.invocation_id, "chunk for an unknown invocation")
             return
         if chunk.chunk_id != inv.next_chunk_id:
             inv.done = True
@@ -258,7 +276,7 @@ class RuntimeRegistry:
             return
         inv.next_chunk_id += 1
         if chunk.is_final or chunk.error_code:
-            inv.done = True
+            inv.done = inv.answered = True
         inv.chunks.put_nowait(chunk)
 
     def detach(self, conn: RuntimeConnection, reason: str) -> int:

@@ -16,7 +16,9 @@ RATES = {("EUR", "USD"): 1.08, ("USD", "EUR"): 0.93, ("GBP", "USD"): 1.27, ("USD
 
 
 @tool
-def convert_currency(amount: float, source: Literal["EUR", "USD", "GBP"], target: Literal["EUR", "USD", "GBP"]) -> dict[str, object]:
+def convert_currency(
+    amount: float, source: Literal["EUR", "USD", "GBP"], target: Literal["EUR", "USD", "GBP"]
+) -> dict[str, object]:
     """Convert an amount between currencies at a fixed demo rate.
 
     Args:

@@ -190,6 +190,37 @@ def _refusal(versions: list[bytes]) -> str:
     return _REFUSED.format(versions[0].decode("ascii", "replace"))
 
 
+class _Undecodable:
+    """Marker for a request message that is not valid protobuf (C-14: SERIALIZATION_ERROR)."""
+
+
+UNDECODABLE: Final = _Undecodable()
+_UNDECODABLE_MESSAGE: Final = (
+    "SERIALIZATION_ERROR: the request is not a valid protobuf message for this method"
+)
+
+
+def _safe_deserializer(
+    deserialize: Callable[[bytes], Any] | None,
+) -> Callable[[bytes], Any] | None:
+    """Turn a decoding failure into :data:`UNDECODABLE` so the call gets a precise status."""
+    if deserialize is None:
+        return None
+
+    def safe(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except Exception:  # noqa: BLE001 - any decode failure is the caller's malformed bytes
+            return UNDECODABLE
+
+    return safe
+
+
+async def _refuse_undecodable(context: grpc.aio.ServicerContext) -> None:
+    context.set_trailing_metadata((("aesp-error-code", "SERIALIZATION_ERROR"),))
+    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _UNDECODABLE_MESSAGE)
+
+
 def _guard_single(behavior: Callable[..., Any]) -> Callable[..., Any]:
     """Guard a handler returning one response (unary-unary, stream-unary)."""
     if inspect.iscoroutinefunction(behavior):
@@ -198,6 +229,8 @@ def _guard_single(behavior: Callable[..., Any]) -> Callable[..., Any]:
             versions = _tls_version(context)
             if versions[0] != _ACCEPTED:
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, _refusal(versions))
+            if request is UNDECODABLE:
+                await _refuse_undecodable(context)
             return await behavior(request, context)
 
         return guarded_async
@@ -226,6 +259,8 @@ def _guard_streaming(behavior: Callable[..., Any]) -> Callable[..., Any]:
             versions = _tls_version(context)
             if versions[0] != _ACCEPTED:
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, _refusal(versions))
+            if request is UNDECODABLE:
+                await _refuse_undecodable(context)
             responses = behavior(request, context)
             try:
                 async for response in responses:
@@ -260,6 +295,8 @@ def _guard(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     """Return ``handler`` with its behaviour wrapped by the TLS 1.3 check."""
     deserialize = handler.request_deserializer
     serialize = handler.response_serializer
+    if handler.unary_unary is not None or handler.unary_stream is not None:
+        deserialize = _safe_deserializer(deserialize)  # unary requests: checked in the guard
     if handler.unary_unary is not None:
         return grpc.unary_unary_rpc_method_handler(
             _guard_single(handler.unary_unary), deserialize, serialize

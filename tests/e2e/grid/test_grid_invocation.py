@@ -418,11 +418,6 @@ async def test_list_tools_shows_the_hosts_contracts(
     assert add.approval_status == "ACTIVE"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOST BUG: a heartbeat timeout audits RUNTIME_DISCONNECT twice (Host._watch_heartbeats "
-    "calls Host.detach, then the Connect servicer's finally calls it again)",
-)
 async def test_c11_heartbeat_timeout_audits_one_disconnect(
     tmp_path: Path, grid_pki: DevPki
 ) -> None:

@@ -97,11 +97,6 @@ async def test_item_116_approval_logged_with_principal_tool_args_and_rationale(
     assert record.outcome == "SUCCESS"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOST GAP: AUTHORIZATION_DENIED records carry code and reason but not the arguments "
-    "(args_sha256), which item 116 requires for every decision",
-)
 async def test_item_116_denial_logged_with_principal_tool_args_and_rationale(
     host: HostHandle, client: GridClient
 ) -> None:
