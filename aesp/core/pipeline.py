@@ -43,6 +43,8 @@ from aesp.core.results import check_result
 from aesp.core.runtimes import Invocation, RuntimeConnection, RuntimeRegistry
 from aesp.core.sessions import CachedCall, Session, SessionManager
 
+EXECUTION_GRACE_MS = 5_000  # clock skew tolerated between the caller and the Host
+
 
 class Pipeline:
     """Client-facing operations of the Host."""
@@ -530,6 +532,7 @@ class Pipeline:
         args_digest: str,
         execution_time_ms: int,
         correlation_id: str,
+        finished_at_ms: int = 0,
     ) -> None:
         """Record a governed local execution (F6 steps 7-9, items 119-123).
 
@@ -544,7 +547,7 @@ class Pipeline:
             await self._refused("SECURITY_VIOLATION", principal, exc, correlation_id, None, "")
             raise
         auth = self._auths.consume(invocation_id)
-        problem = _log_problem(auth, session, principal, result, args_digest)
+        problem = _log_problem(auth, session, principal, result, args_digest, finished_at_ms)
         if problem is not None:
             if auth is not None and problem.startswith("foreign"):
                 self._auths.add(auth)  # another session's id: do not let a stranger burn it
@@ -789,8 +792,9 @@ def _log_problem(
     principal: Principal,
     result: RuntimeResult,
     args_digest: str,
+    finished_at_ms: int,
 ) -> str | None:
-    """Why a LogToolResult must be rejected, or None (items 120-123)."""
+    """Why a LogToolResult must be rejected, or None (items 120-123, 117)."""
     if auth is None:
         return "the invocation id is unknown, was already used, or was revoked"
     if auth.session_id != session.session_id or auth.principal_id != principal.principal_id:
@@ -801,4 +805,6 @@ def _log_problem(
         return "the result's call_id or name differs from the authorised call"
     if args_digest != auth.args_digest:
         return "the argument hash differs from the authorised call"
+    if finished_at_ms > auth.expires_at_ms + EXECUTION_GRACE_MS:
+        return "the call finished after its authorisation expired"
     return None

@@ -13,6 +13,7 @@ import grpc.aio
 
 from aesp.core.audit import AuditLog
 from aesp.core.config import HostConfig
+from aesp.core.errors import ConfigurationError
 from aesp.core.host import Host, build_host
 from aesp.proto.altar.aesp.v1 import host_pb2_grpc as _host_pb2_grpc
 from aesp.server.servicers.client import ClientServicer
@@ -65,10 +66,18 @@ async def start_host(config: HostConfig, *, audit: AuditLog | None = None) -> Ru
     Raises:
         ConfigurationError: invalid configuration, manifest or certificates.
     """
-    creds = server_credentials(
-        load_pem(config.tls.cert), load_pem(config.tls.key), load_pem(config.tls.ca)
-    )
-    host = await build_host(config, audit=audit)
+    host = await build_host(config, audit=audit)  # F1: configuration, then the manifest
+    try:
+        creds = server_credentials(
+            load_pem(config.tls.cert), load_pem(config.tls.key), load_pem(config.tls.ca)
+        )
+    except (OSError, ValueError) as exc:
+        await host.stop()
+        raise ConfigurationError(
+            "CERTIFICATE_ERROR",
+            f"The Host's TLS material is unusable: {exc}.",
+            remediation_steps=("Create a development PKI with `aesp certs init --dir pki`.",),
+        ) from None
     client_server = _server(config)
     _host_pb2_grpc.add_GridClientServiceServicer_to_server(ClientServicer(host), client_server)
     runtime_server = _server(config)

@@ -267,6 +267,7 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
                 args_digest=request.execution_metadata.get("args_sha256", ""),
                 execution_time_ms=request.execution_time_ms,
                 correlation_id=cid,
+                finished_at_ms=request.timestamp,
             )
         except AespError as exc:
             return _LogStatus(

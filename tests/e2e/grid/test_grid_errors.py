@@ -126,12 +126,7 @@ async def test_item_106_missing_or_garbage_correlation_id_is_generated(
     assert refused.error.correlation_id != generated
 
 
-# ----------------------------------------------------------------------------- items 107-108
-
-
-@pytest.mark.skip(reason="the Host has no rate limiter yet: nothing emits RATE_LIMIT_EXCEEDED")
-async def test_item_107_rate_limit_exceeded_is_retryable_with_delay() -> None:
-    raise AssertionError("unreachable")
+# ----------------------------------------------------------------------------- item 108
 
 
 async def test_item_108_caller_mistakes_are_not_retryable(
