@@ -5,6 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/bootstrap.sh
+scripts/system_deps.sh
 echo "== lint (ruff)"
 .venv/bin/ruff check .
 echo "== tests (pytest)"
