@@ -31,10 +31,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.aesp-installed
-want=$(cat requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat requirements-dev.txt pyproject.toml adapters/*/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -U pip >/dev/null
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+  for adapter in adapters/*/; do
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e "$adapter"
+  done
   echo "$want" > "$stamp"
 fi

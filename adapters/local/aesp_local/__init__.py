@@ -1,0 +1,1 @@
+"""aesp-local: the embedded profile; every port on SQLite files."""

@@ -1,0 +1,97 @@
+"""Plugin loading and the adapter registry (DESIGN §6, STYLE conventions 4-7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aesp.core.config import HostConfig
+from aesp.core.errors import ConfigurationError
+from aesp.core.plugins import build_ports, check_required, installed_profiles, load_registry
+from aesp.core.ports.tenancy import TenantRegistry
+from aesp.core.registry import AdapterRegistry
+from aesp.hookspecs import hookimpl
+from aesp.testing.inmemory import InMemoryTenantRegistry
+
+REQUIRED = {"tenancy": TenantRegistry}
+
+
+class FakeProfile:
+    """A plugin object registering an in-memory tenancy port under profile 'fake'."""
+
+    @hookimpl
+    def aesp_register_adapters(self, registry: AdapterRegistry) -> None:
+        registry.add(
+            port=TenantRegistry,
+            profile="fake",
+            factory=lambda _c: InMemoryTenantRegistry(),
+            distribution="aesp-fake",
+        )
+
+
+def test_hook_aesp_register_adapters_collects_factories() -> None:
+    registry = load_registry([], plugins=[FakeProfile()])
+    assert registry.find(TenantRegistry, "fake") is not None
+
+
+def test_local_profile_is_installed_and_loads_by_name() -> None:
+    assert "local" in installed_profiles()
+    registry = load_registry(["local"])
+    entry = registry.find(TenantRegistry, "local")
+    assert entry is not None and entry.distribution == "aesp-local"
+
+
+def test_unknown_profile_names_the_distribution_to_install() -> None:
+    with pytest.raises(
+        ConfigurationError, match=r"Profile 'gcp' is not installed; install aesp-gcp"
+    ) as info:
+        load_registry(["gcp"])
+    assert info.value.code == "INVALID_CONFIG"
+
+
+def test_a_profile_missing_a_required_port_stops_startup_naming_it() -> None:
+    registry = AdapterRegistry()
+    with pytest.raises(
+        ConfigurationError, match=r"tenancy \(profile 'aws', provided by aesp-aws\)"
+    ):
+        check_required(registry, REQUIRED, {"tenancy": "aws"})
+
+
+def test_a_second_registration_names_both_distributions() -> None:
+    registry = AdapterRegistry()
+    registry.add(port=TenantRegistry, profile="x", factory=lambda _c: None, distribution="aesp-one")
+    with pytest.raises(ValueError, match="aesp-one and by aesp-two"):
+        registry.add(
+            port=TenantRegistry, profile="x", factory=lambda _c: None, distribution="aesp-two"
+        )
+
+
+async def test_a_factory_product_must_implement_the_port() -> None:
+    registry = AdapterRegistry()
+    registry.add(
+        port=TenantRegistry, profile="x", factory=lambda _c: object(), distribution="aesp-bad"
+    )
+    with pytest.raises(TypeError, match="does not implement that port"):
+        await registry.build(TenantRegistry, "x", None)
+
+
+def test_a_misspelt_hookimpl_fails_at_startup() -> None:
+    class Misspelt:
+        @hookimpl
+        def aesp_register_adaptors(self, registry: Any) -> None:  # sic
+            pass
+
+    with pytest.raises(Exception, match="unknown hook"):
+        load_registry([], plugins=[Misspelt()])
+
+
+async def test_build_ports_from_the_local_profile(tmp_path: Path) -> None:
+    registry = load_registry(["local"])
+    ports = await build_ports(
+        registry, REQUIRED, {"tenancy": "local"}, HostConfig(data_dir=tmp_path)
+    )
+    assert isinstance(ports["tenancy"], TenantRegistry)
+    await ports["tenancy"].close()
+    assert (tmp_path / "tenants.sqlite3").is_file()
