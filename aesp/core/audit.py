@@ -13,11 +13,12 @@ The verifiable Merkle log of DESIGN §8 is built on this port.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -42,15 +43,44 @@ class AuditEvent:
     metadata: Mapping[str, str] = field(default_factory=dict)
     policy_violations: tuple[str, ...] = ()
     source_ip: str = ""
-    event_id: str = field(default_factory=lambda: f"evt-{uuid.uuid4().hex}")
+    event_id: str = field(default_factory=lambda: next(_EVENT_IDS))
     timestamp_ms: int = field(default_factory=now_ms)
 
     def to_json(self) -> dict[str, object]:
-        """JSON form with empty optional fields left out."""
-        out = asdict(self)
-        out["metadata"] = dict(self.metadata)
-        out["policy_violations"] = list(self.policy_violations)
-        return {k: v for k, v in out.items() if v not in ("", [], {})}
+        """JSON form with empty optional fields left out (built by hand: asdict is slow)."""
+        out: dict[str, object] = {
+            "event_id": self.event_id,
+            "timestamp_ms": self.timestamp_ms,
+            "event_type": self.event_type,
+            "outcome": self.outcome,
+            "action": self.action,
+        }
+        for key in (
+            "principal_id",
+            "tenant_id",
+            "session_id",
+            "resource",
+            "correlation_id",
+            "source_ip",
+        ):
+            value = getattr(self, key)
+            if value:
+                out[key] = value
+        if self.metadata:
+            out["metadata"] = dict(self.metadata)
+        if self.policy_violations:
+            out["policy_violations"] = list(self.policy_violations)
+        return out
+
+
+def _event_ids() -> Iterator[str]:
+    """Unique event ids: a random per-process prefix and a counter (cheaper than uuid4)."""
+    prefix = uuid.uuid4().hex[:16]
+    for n in itertools.count():
+        yield f"evt-{prefix}-{n:012x}"
+
+
+_EVENT_IDS = _event_ids()
 
 
 @runtime_checkable
@@ -86,7 +116,7 @@ class FileAuditLog:
     """Append-only JSON lines with group commit. One writer task owns the file."""
 
     MAX_BATCH = 1024  # events per write+fsync; bounds latency of the first event in a batch
-    KEEP_IN_MEMORY = 50_000  # recent events kept for queries; older ones stay on disk only
+    KEEP_IN_MEMORY = 10_000  # recent events kept for queries; older ones stay on disk only
 
     def __init__(self, path: Path) -> None:
         self._path = path

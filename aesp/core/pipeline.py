@@ -241,9 +241,13 @@ class Pipeline:
                     timeout_ms,
                 )
             )
+            future = inv.future
+            assert future is not None
+            # NOTE: a timer instead of asyncio.wait_for, which wraps the await in a new task.
+            timer = loop.call_later(timeout_ms / 1000, _deadline, future)
             try:
-                result = await asyncio.wait_for(inv.future, timeout_ms / 1000)  # type: ignore[arg-type]
-            except TimeoutError:
+                result = await future
+            except _DeadlineExceeded:
                 inv.done = True
                 conn.outbox.put_nowait(Cancel(inv_id, "timeout"))
                 raise ExecutionError(
@@ -252,6 +256,8 @@ class Pipeline:
                     "to cancel it.",
                     retry_after_ms=1000,
                 ) from None
+            finally:
+                timer.cancel()
             # (12) the result must be valid ADM and match the call (items 43, 96).
             violation = check_result(result, req.call_id, contract)
             if violation is not None:
@@ -756,6 +762,15 @@ class Pipeline:
                 **({"runtime_id": runtime_id} if runtime_id else {}),
             },
         )
+
+
+class _DeadlineExceeded(Exception):
+    """The call's timeout passed before the Runtime answered (C-45)."""
+
+
+def _deadline(future: asyncio.Future[RuntimeResult]) -> None:
+    if not future.done():
+        future.set_exception(_DeadlineExceeded())
 
 
 def _fail(inv: Invocation, error: AespError) -> None:
