@@ -119,13 +119,13 @@ _SECTIONS: Mapping[str, type] = {"tls": TlsConfig, "limits": LimitsConfig, "brea
 def _section(cls: type, raw: Any, name: str, base: Path) -> Any:
     if not isinstance(raw, dict):
         _bad(name, "must be a table")
-    known = {f.name: f for f in fields(cls)}
+    known = {f.name: f for f in fields(cls) if f.name not in _SECTIONS}
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in known:
             _bad(f"{name}.{key}", f"is not a setting; known settings: {', '.join(sorted(known))}")
         default = known[key].default
-        if isinstance(default, Path) or key == "manifest_path" or key == "data_dir":
+        if key in ("manifest_path", "data_dir") or isinstance(default, Path):
             if not isinstance(value, str) or not value:
                 _bad(f"{name}.{key}", "must be a non-empty path string")
             p = Path(value)
@@ -148,9 +148,8 @@ def parse_config(raw: Mapping[str, Any], *, base: Path) -> HostConfig:
     unknown = set(raw) - {"host", *_SECTIONS}
     if unknown:
         _bad(sorted(unknown)[0], f"is not a section; sections: host, {', '.join(_SECTIONS)}")
-    host = dict(raw.get("host", {}))
-    cfg = _section(HostConfig, {k: v for k, v in host.items()}, "host", base) if host else None
-    cfg = cfg or HostConfig(data_dir=base / ".aesp")
+    host = raw.get("host", {})
+    cfg = _section(HostConfig, host, "host", base)
     if "data_dir" not in host:
         cfg = replace(cfg, data_dir=base / ".aesp")
     extra = {

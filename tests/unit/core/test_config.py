@@ -60,3 +60,8 @@ def test_missing_or_broken_file_is_invalid_config(tmp_path: Path) -> None:
     (tmp_path / "bad.toml").write_text("[host\n")
     with pytest.raises(ConfigurationError, match="not valid TOML"):
         load_config(tmp_path / "bad.toml")
+
+
+def test_nested_sections_are_not_settings_of_host() -> None:
+    with pytest.raises(ConfigurationError, match="host.tls"):
+        parse_config({"host": {"tls": {}}}, base=Path("/srv"))
