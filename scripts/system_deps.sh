@@ -18,3 +18,16 @@ apt_install() {
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
+
+# LDAP and SAML identity tests (tests/integration/identity): a real OpenLDAP slapd with the
+# ldap-utils client tools, and xmlsec1, which pysaml2 calls to sign and verify XML.
+apt_install slapd slapd ldap-utils
+apt_install xmlsec1 xmlsec1
+
+# OIDC tests: a real OIDC provider (npm oidc-provider, pinned by package-lock.json) run by Node.
+oidc_dir=tests/integration/identity/oidc_provider
+if [ ! -d "$oidc_dir/node_modules/oidc-provider" ]; then
+  apt_install node nodejs
+  apt_install npm npm
+  (cd "$oidc_dir" && npm ci --silent --no-audit --no-fund)
+fi
