@@ -271,17 +271,7 @@ class Pipeline:
                     details={"reason": violation},
                 )
         except AespError as exc:
-            if exc.code != "INVALID_STATE":
-                conn.breaker.record_failure(exc.code)
-            await self._record(
-                "TOOL_INVOCATION_FAILED",
-                "ERROR",
-                principal,
-                req.correlation_id,
-                session,
-                resource=contract.name,
-                metadata=_error_meta(exc, invocation_id=inv_id),
-            )
+            await self._dispatch_failed(exc, conn, principal, req, session, contract, inv_id)
             raise
         finally:
             conn.finish(inv_id)
@@ -438,17 +428,7 @@ class Pipeline:
                 yield chunk
         except AespError as exc:
             finished = True
-            if exc.code != "INVALID_STATE":
-                conn.breaker.record_failure(exc.code)
-            await self._record(
-                "TOOL_INVOCATION_FAILED",
-                "ERROR",
-                principal,
-                req.correlation_id,
-                session,
-                resource=contract.name,
-                metadata=_error_meta(exc, invocation_id=inv_id),
-            )
+            await self._dispatch_failed(exc, conn, principal, req, session, contract, inv_id)
             raise
         finally:
             conn.finish(inv_id)
@@ -681,6 +661,29 @@ class Pipeline:
             metadata=metadata or {},
         )
         await self._audit.append(event, durable=durable)
+
+    async def _dispatch_failed(
+        self,
+        exc: AespError,
+        conn: RuntimeConnection,
+        principal: Principal,
+        req: CallRequest,
+        session: Session,
+        contract: ToolContract,
+        inv_id: str,
+    ) -> None:
+        """A dispatched call failed: count it against the Runtime's breaker and audit it."""
+        if exc.code != "INVALID_STATE":  # a forced destroy is not the Runtime's fault
+            conn.breaker.record_failure(exc.code)
+        await self._record(
+            "TOOL_INVOCATION_FAILED",
+            "ERROR",
+            principal,
+            req.correlation_id,
+            session,
+            resource=contract.name,
+            metadata=_error_meta(exc, invocation_id=inv_id),
+        )
 
     def _audit_later(self, *args: Any, **kwargs: Any) -> None:
         """Record an event from a context that cannot await (a closing generator)."""
