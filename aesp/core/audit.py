@@ -16,6 +16,8 @@ import asyncio
 import itertools
 import json
 import os
+import queue
+import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -113,7 +115,12 @@ class AuditLog(Protocol):
 
 
 class FileAuditLog:
-    """Append-only JSON lines with group commit. One writer task owns the file."""
+    """Append-only JSON lines with group commit.
+
+    One writer thread owns the file: it takes everything queued since its last ``fsync``, writes
+    it as one batch, ``fsync``s once, and wakes the waiting calls with one hop back to the event
+    loop. The loop never blocks on the disk, and a burst of calls shares one ``fsync``.
+    """
 
     MAX_BATCH = 1024  # events per write+fsync; bounds latency of the first event in a batch
     KEEP_IN_MEMORY = 10_000  # recent events kept for queries; older ones stay on disk only
@@ -122,28 +129,25 @@ class FileAuditLog:
         self._path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._queue: list[tuple[bytes, asyncio.Future[None] | None]] = []
-        self._wakeup = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._queue: queue.SimpleQueue[tuple[bytes, asyncio.Future[None] | None] | None] = (
+            queue.SimpleQueue()
+        )
         self._recent: list[AuditEvent] = []
         self._failed: str | None = None
-        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+        self._writer = threading.Thread(target=self._write_loop, name="aesp-audit", daemon=True)
+        self._writer.start()
 
     async def append(self, event: AuditEvent, *, durable: bool = False) -> None:
         """Queue ``event``; with ``durable`` wait for its fsync (see :class:`AuditLog`)."""
         if self._failed is not None:
-            raise AespError(
-                "AUDIT_REQUIREMENT_NOT_MET",
-                f"The audit log cannot be written ({self._failed}); calls are refused until "
-                "an operator restores it.",
-                escalation_required=True,
-            )
+            raise self._error()
         line = json.dumps(event.to_json(), separators=(",", ":"), sort_keys=True).encode() + b"\n"
-        future = asyncio.get_running_loop().create_future() if durable else None
-        self._queue.append((line, future))
+        future = self._loop.create_future() if durable else None
+        self._queue.put((line, future))
         self._recent.append(event)
         if len(self._recent) > self.KEEP_IN_MEMORY:
             del self._recent[: len(self._recent) // 2]
-        self._wakeup.set()
         if future is not None:
             await future
 
@@ -153,36 +157,51 @@ class FileAuditLog:
 
     async def close(self) -> None:
         """Write what is queued, then close the file."""
-        self._wakeup.set()
-        while self._queue and self._failed is None:
-            await asyncio.sleep(0.001)
-        self._writer.cancel()
+        self._queue.put(None)
+        await asyncio.to_thread(self._writer.join)
         os.close(self._fd)
 
-    async def _write_loop(self) -> None:
+    def _error(self) -> AespError:
+        return AespError(
+            "AUDIT_REQUIREMENT_NOT_MET",
+            f"The audit log cannot be written ({self._failed}); calls are refused until an "
+            "operator restores it.",
+            escalation_required=True,
+        )
+
+    def _write_loop(self) -> None:
+        """The writer thread: batch, write, fsync, wake the waiters; stop at the sentinel."""
         while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._queue:
-                batch = self._queue[: self.MAX_BATCH]
-                del self._queue[: self.MAX_BATCH]
+            first = self._queue.get()
+            batch = [] if first is None else [first]
+            stopping = first is None
+            while not stopping and len(batch) < self.MAX_BATCH:
                 try:
-                    await asyncio.to_thread(self._write, b"".join(line for line, _ in batch))
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                else:
+                    batch.append(item)
+            if batch and self._failed is None:
+                try:
+                    self._write(b"".join(line for line, _ in batch))
                 except OSError as exc:
                     self._failed = exc.strerror or type(exc).__name__
-                    error = AespError(
-                        "AUDIT_REQUIREMENT_NOT_MET",
-                        f"The audit event could not be made durable ({self._failed}).",
-                        escalation_required=True,
-                    )
-                    for _, fut in batch + self._queue:
-                        if fut is not None and not fut.done():
-                            fut.set_exception(error)
-                    self._queue.clear()
-                    return
-                for _, fut in batch:
-                    if fut is not None and not fut.done():
-                        fut.set_result(None)
+            waiters = [fut for _, fut in batch if fut is not None]
+            if waiters:
+                self._loop.call_soon_threadsafe(self._wake, waiters, self._failed is not None)
+            if stopping:
+                return
+
+    def _wake(self, waiters: list[asyncio.Future[None]], failed: bool) -> None:
+        for fut in waiters:
+            if not fut.done():
+                if failed:
+                    fut.set_exception(self._error())
+                else:
+                    fut.set_result(None)
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)

@@ -147,19 +147,23 @@ class Host:
         feature_config = {"heartbeat_interval_ms": str(self.config.limits.heartbeat_interval_ms)}
         if ignored:
             feature_config["ignored_declared_contracts"] = ",".join(ignored)  # item 145
-        await self._runtime_event(
-            "RUNTIME_CONNECT",
-            "SUCCESS",
-            principal,
-            ann.correlation_id,
-            {
-                "runtime_id": conn.runtime_id,
-                "connection_id": conn.connection_id,
-                "negotiated_level": str(level),
-                "features": ",".join(enabled),
-                **({"degraded": "level-1 runtime: streaming disabled"} if level == 0 else {}),
-            },
-        )
+        try:
+            await self._runtime_event(
+                "RUNTIME_CONNECT",
+                "SUCCESS",
+                principal,
+                ann.correlation_id,
+                {
+                    "runtime_id": conn.runtime_id,
+                    "connection_id": conn.connection_id,
+                    "negotiated_level": str(level),
+                    "features": ",".join(enabled),
+                    **({"degraded": "level-1 runtime: streaming disabled"} if level == 0 else {}),
+                },
+            )
+        except AespError:
+            self.runtimes.detach(conn, "the connection could not be audited")  # fail closed
+            raise
         return conn, available, feature_config, enabled
 
     async def fulfil(

@@ -89,7 +89,11 @@ class Pipeline:
         except AespError as exc:
             await self._refused("SESSION_CREATE", principal, exc, correlation_id)
             raise
-        await self._record("SESSION_CREATE", "SUCCESS", principal, correlation_id, session)
+        try:
+            await self._record("SESSION_CREATE", "SUCCESS", principal, correlation_id, session)
+        except AespError:
+            self._sessions.destroy(session, force=True)  # an unaudited session must not exist
+            raise
         return session
 
     async def destroy_session(

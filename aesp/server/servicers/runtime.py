@@ -83,16 +83,16 @@ class RuntimeServicer(_host_pb2_grpc.GridRuntimeServiceServicer):
         cid = accept_correlation_id(request.correlation_id)
         try:
             principal, _ = authenticate(context, self._trust_domain)
-        except AespError as exc:
+            outcome = await self._host.fulfil(
+                principal,
+                session_id=request.session_id,
+                runtime_id=request.runtime_id,
+                names=list(request.tool_names),
+                correlation_id=cid,
+            )
+        except AespError as exc:  # authentication, or the audit log failing (C-36)
             await abort(context, exc)
             raise AssertionError("unreachable") from exc
-        outcome = await self._host.fulfil(
-            principal,
-            session_id=request.session_id,
-            runtime_id=request.runtime_id,
-            names=list(request.tool_names),
-            correlation_id=cid,
-        )
         return _Fulfil(
             status=_Fulfil.Status.Value(outcome.status),
             fulfilled_tools=outcome.accepted,
@@ -108,13 +108,13 @@ class RuntimeServicer(_host_pb2_grpc.GridRuntimeServiceServicer):
         """Dynamic registration: refused in STRICT mode, per-tool validated in DEVELOPMENT."""
         try:
             principal, _ = authenticate(context, self._trust_domain)
-        except AespError as exc:
+            tools = [convert.tool_json(t) for t in request.tools]
+            outcome = await self._host.register_tools(
+                principal, runtime_id=request.runtime_id, session_id=request.session_id, tools=tools
+            )
+        except AespError as exc:  # authentication, or the audit log failing (C-36)
             await abort(context, exc)
             raise AssertionError("unreachable") from exc
-        tools = [convert.tool_json(t) for t in request.tools]
-        outcome = await self._host.register_tools(
-            principal, runtime_id=request.runtime_id, session_id=request.session_id, tools=tools
-        )
         return _Register(
             status=_Register.Status.Value(outcome.status),
             accepted_tools=outcome.accepted,
