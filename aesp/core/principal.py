@@ -7,7 +7,8 @@ handshake checked; later, tokens and API keys). Its tenant is never taken from a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from aesp.core.identity import PeerIdentity
 
@@ -23,6 +24,11 @@ class Principal:
         name: Short name (the SPIFFE path's last segment).
         source: How the identity was verified, e.g. ``certificate``.
         expires_at_ms: When the credential stops being valid (0 = not known).
+        groups: IdP groups the credential asserted (mapped to roles by configuration).
+        claims: Other verified claims, as strings (``EnterpriseSecurityContext.claims``).
+        mfa: Whether the IdP asserted multi-factor authentication.
+        display_name: A human-readable name, if the credential gave one.
+        source_ip: The peer address of the current request (audit and policy context).
     """
 
     principal_id: str
@@ -31,6 +37,11 @@ class Principal:
     name: str
     source: str = "certificate"
     expires_at_ms: int = 0
+    groups: tuple[str, ...] = ()
+    claims: Mapping[str, str] = field(default_factory=dict, compare=False)
+    mfa: bool = False
+    display_name: str = ""
+    source_ip: str = ""
 
 
 def principal_from_peer(peer: PeerIdentity | None, *, trust_domain: str) -> Principal | None:

@@ -281,7 +281,7 @@ class RbacSnapshot:
         version: int,
         roles: Mapping[_RoleKey, RoleDefinition],
         ancestors: Mapping[_RoleKey, frozenset[_RoleKey]],
-        assignments: Mapping[str, tuple[str, ...]],
+        assignments: Mapping[str | tuple[str, str], tuple[str, ...]],
     ) -> None:
         self.version = version
         self._roles = roles
@@ -296,7 +296,7 @@ class RbacSnapshot:
     def build(
         cls,
         roles: Iterable[RoleDefinition],
-        assignments: Mapping[str, Sequence[str]],
+        assignments: Mapping[str | tuple[str, str], Sequence[str]],
         *,
         version: int,
     ) -> RbacSnapshot:
@@ -304,7 +304,9 @@ class RbacSnapshot:
 
         Args:
             roles: Role definitions of every tenant and the platform.
-            assignments: principal id → names of the roles it holds (resolved per call tenant).
+            assignments: Role names a principal holds, resolved in the call's tenant. A key
+                ``(tenant_id, principal_id)`` applies only to calls in that tenant; a plain
+                ``principal_id`` key (a platform assignment) applies in every tenant.
             version: Monotonically increasing snapshot version.
 
         Raises:
@@ -417,6 +419,9 @@ class RbacSnapshot:
 
     def _grants(self, principal_id: str, tenant_id: str, roles_hint: Sequence[str]) -> _Grants:
         held = self._assignments.get(principal_id, ())
+        scoped = self._assignments.get((tenant_id, principal_id))
+        if scoped:
+            held = tuple(sorted({*held, *scoped}))
         if roles_hint:
             held = tuple(sorted({*held, *roles_hint}))
         if not held:
