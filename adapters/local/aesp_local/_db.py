@@ -44,7 +44,14 @@ class Database:
         return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work(connection)`` in a thread, one statement batch at a time."""
+        """Run ``work(connection)`` in a thread, one statement batch at a time.
+
+        Shielded: if the caller is cancelled, the work still finishes *under the lock*, so no
+        other statement can run on the connection while the thread is inside a transaction.
+        """
+        return await asyncio.shield(self._locked(work))
+
+    async def _locked(self, work: Callable[[sqlite3.Connection], T]) -> T:
         async with self._lock:
             return await asyncio.to_thread(work, self._conn)
 

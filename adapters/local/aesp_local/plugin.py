@@ -1,23 +1,39 @@
-"""The ``local`` profile's plugin: registers the SQLite realisations of the ports."""
+"""The ``local`` profile's plugin: registers the SQLite realisations of the ports.
+
+Each port keeps its own file under the Host's ``data_dir``, created on first start.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from aesp.core.ports.identity import IdentityStore
+from aesp.core.ports.policy import PolicyStore
+from aesp.core.ports.rbac import RoleStore
 from aesp.core.ports.tenancy import TenantRegistry
 from aesp.core.registry import AdapterRegistry
 from aesp.hookspecs import hookimpl
+from aesp_local.identity import SqliteIdentityStore
+from aesp_local.policies import SqlitePolicyStore
+from aesp_local.roles import SqliteRoleStore
 from aesp_local.tenancy import SqliteTenantRegistry
 
 DISTRIBUTION = "aesp-local"
 
 
-def _tenancy(config: Any) -> SqliteTenantRegistry:
-    return SqliteTenantRegistry(Path(config.data_dir) / "tenants.sqlite3")
+def _file(config: Any, name: str) -> Path:
+    return Path(config.data_dir) / name
 
 
 @hookimpl
 def aesp_register_adapters(registry: AdapterRegistry) -> None:
     """Register every port this distribution realises for the ``local`` profile."""
-    registry.add(port=TenantRegistry, profile="local", factory=_tenancy, distribution=DISTRIBUTION)
+    factories: dict[type, Any] = {
+        TenantRegistry: lambda c: SqliteTenantRegistry(_file(c, "tenants.sqlite3")),
+        IdentityStore: lambda c: SqliteIdentityStore(_file(c, "identity.sqlite3")),
+        RoleStore: lambda c: SqliteRoleStore(_file(c, "roles.sqlite3")),
+        PolicyStore: lambda c: SqlitePolicyStore(_file(c, "policies.sqlite3")),
+    }
+    for port, factory in factories.items():
+        registry.add(port=port, profile="local", factory=factory, distribution=DISTRIBUTION)
