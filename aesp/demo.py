@@ -28,6 +28,18 @@ EXAMPLES = Path(__file__).parent / "examples"
 READY_TIMEOUT_S = 30.0
 
 
+DEMO_ACCESS = """
+[access]
+[access.group_roles]
+"certificate:client" = ["analyst"]
+[access.group_clearance]
+"certificate:client" = "INTERNAL"
+[[access.roles]]
+name = "analyst"
+permissions = ["tool:convert_currency:invoke", "tool:word_stream:invoke"]
+"""
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -123,7 +135,9 @@ def _story(workdir: Path, stack: ExitStack) -> int:
         "The Host starts with a manifest of two trusted contracts",
         """
         The Host owns the tool contracts: convert_currency and word_stream. It runs in STRICT
-        mode, so nothing outside this manifest can ever be called.""",
+        mode, so nothing outside this manifest can ever be called. Nobody may call anything
+        until the configuration grants it: here the agent's certificate puts it in the group
+        certificate:client, which the Host maps to the role 'analyst'.""",
     )
     shutil.copy(EXAMPLES / "manifest.json", workdir / "manifest.json")
     client_port, runtime_port = _free_port(), _free_port()
@@ -131,6 +145,7 @@ def _story(workdir: Path, stack: ExitStack) -> int:
         f'[host]\nmode = "STRICT"\nmanifest_path = "manifest.json"\n'
         f'client_listen = "127.0.0.1:{client_port}"\nruntime_listen = "127.0.0.1:{runtime_port}"\n'
         f'data_dir = "data"\n\n[tls]\nca = "pki/ca.pem"\ncert = "pki/host.pem"\nkey = "pki/host.key"\n'
+        + DEMO_ACCESS
     )
     host_log = stack.enter_context(open(workdir / "host.log", "w"))  # noqa: SIM115
     host = _spawn(["serve", "--config", "aesp.toml"], workdir, "host", stack)

@@ -1,7 +1,7 @@
-"""The asyncio Client SDK: call the Host's tools over mutual TLS 1.3 (GridClientService).
+"""The asyncio Client SDK: call the Host's tools over TLS 1.3 (GridClientService).
 
-Why: applications and agents reach tools only through the Host, which authenticates them by
-certificate, checks every call against its own contracts and audits it. This client turns each
+Why: applications and agents reach tools only through the Host, which authenticates them (by
+client certificate, bearer token or API key), checks every call against its own contracts and audits it. This client turns each
 RPC into one awaitable method returning plain values (``aesp.client.models``) and raising one
 typed exception per refusal (``aesp.client.errors``). A business-logic ERROR from a tool is a
 result, not an exception (C-13). Every RPC passes through the client breaker (item 133): while
@@ -42,13 +42,20 @@ class AsyncClient:
     Args:
         target: The Host's client address, ``host:port``.
         ca: PEM of the CA that signed the Host's certificate.
-        cert: PEM of this client's certificate (a SPIFFE ``.../client/<name>`` id).
-        key: PEM of its private key.
+        cert: PEM of this client's certificate (a SPIFFE ``.../client/<name>`` id), for
+            mutual TLS; optional when ``token`` or ``api_key`` is given.
+        key: PEM of its private key (given exactly when ``cert`` is).
+        token: A bearer token (OIDC access token) sent with every call.
+        api_key: A service account's API key sent with every call (not with ``token``).
         server_name: TLS name of the Host if it differs from ``target``'s host.
         breaker: The client breaker (share one between clients of the same Host).
 
+    The Host admits exactly one credential per call: connect with a certificate to its
+    mutual-TLS client address, or with a token or key to its TLS-only client address.
+
     Raises:
-        ValueError: If a PEM is malformed or the key does not match the certificate.
+        ValueError: If a PEM is malformed, the key does not match the certificate, both
+            ``token`` and ``api_key`` are given, or no credential is.
     """
 
     def __init__(
@@ -56,14 +63,16 @@ class AsyncClient:
         target: str,
         *,
         ca: bytes,
-        cert: bytes,
-        key: bytes,
+        cert: bytes | None = None,
+        key: bytes | None = None,
+        token: str | None = None,
+        api_key: str | None = None,
         server_name: str | None = None,
         breaker: ClientBreaker | None = None,
     ) -> None:
         self.target = target
         self.breaker = breaker or ClientBreaker()
-        self._credentials = _channel.credentials(ca, cert, key)
+        self._credentials = _channel.credentials(ca, cert, key, token=token, api_key=api_key)
         self._options = _channel.options(server_name)
         self._channel: grpc.aio.Channel | None = None
         self._stub: _host_pb2_grpc.GridClientServiceStub | None = None

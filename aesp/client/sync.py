@@ -42,13 +42,20 @@ class Client:
     Args:
         target: The Host's client address, ``host:port``.
         ca: PEM of the CA that signed the Host's certificate.
-        cert: PEM of this client's certificate (a SPIFFE ``.../client/<name>`` id).
-        key: PEM of its private key.
+        cert: PEM of this client's certificate (a SPIFFE ``.../client/<name>`` id), for
+            mutual TLS; optional when ``token`` or ``api_key`` is given.
+        key: PEM of its private key (given exactly when ``cert`` is).
+        token: A bearer token (OIDC access token) sent with every call.
+        api_key: A service account's API key sent with every call (not with ``token``).
         server_name: TLS name of the Host if it differs from ``target``'s host.
         breaker: The client breaker (share one between clients of the same Host).
 
+    The Host admits exactly one credential per call: connect with a certificate to its
+    mutual-TLS client address, or with a token or key to its TLS-only client address.
+
     Raises:
-        ValueError: If a PEM is malformed or the key does not match the certificate.
+        ValueError: If a PEM is malformed, the key does not match the certificate, both
+            ``token`` and ``api_key`` are given, or no credential is.
     """
 
     def __init__(
@@ -56,15 +63,19 @@ class Client:
         target: str,
         *,
         ca: bytes,
-        cert: bytes,
-        key: bytes,
+        cert: bytes | None = None,
+        key: bytes | None = None,
+        token: str | None = None,
+        api_key: str | None = None,
         server_name: str | None = None,
         breaker: ClientBreaker | None = None,
     ) -> None:
         self.target = target
         self.breaker = breaker or ClientBreaker()
         self._channel = grpc.secure_channel(
-            target, _channel.credentials(ca, cert, key), options=_channel.options(server_name)
+            target,
+            _channel.credentials(ca, cert, key, token=token, api_key=api_key),
+            options=_channel.options(server_name),
         )
         self._stub = _host_pb2_grpc.GridClientServiceStub(self._channel)
         self._log_sender: LogSender | None = None

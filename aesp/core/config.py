@@ -7,12 +7,16 @@ Relative paths are resolved against the configuration file's folder.
 
 from __future__ import annotations
 
+import math
+import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+import types
+from collections.abc import Iterable, Mapping
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, Union, get_args, get_origin, get_type_hints
 
+from aesp.core.access import AccessConfig, parse_access
 from aesp.core.errors import ConfigurationError
 
 MODES = ("STRICT", "DEVELOPMENT")
@@ -57,6 +61,268 @@ class BreakerConfig:
 
 
 @dataclass(frozen=True)
+class GatewayConfig:
+    """The API gateway of the client port (SPEC §3.4, §3.19 step 1, items 148, 207, 208).
+
+    Attributes:
+        principal_rate_per_s: Requests per second each principal may sustain.
+        principal_burst: Requests a principal may make at once before the rate applies.
+        tenant_rate_per_s: Requests per second all principals of one tenant may sustain.
+        tenant_burst: Requests a tenant may make at once.
+        max_request_bytes: Largest request message accepted (``MESSAGE_TOO_LARGE`` above).
+        client_certificates: Accept a client certificate from the Host's CA as a credential
+            (C-30: optional for clients). grpcio cannot ask for a certificate without requiring
+            one, so ``host.client_listen`` then requires it, and tokens, API keys and passwords
+            use ``host.client_tls_listen``; false makes ``client_listen`` ask for none.
+    """
+
+    principal_rate_per_s: float = 100.0
+    principal_burst: int = 200
+    tenant_rate_per_s: float = 1000.0
+    tenant_burst: int = 2000
+    max_request_bytes: int = 4 * 1024 * 1024
+    client_certificates: bool = True
+
+    def __post_init__(self) -> None:
+        for key in ("principal_rate_per_s", "tenant_rate_per_s"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                _bad(f"gateway.{key}", "must be a number")
+            if not math.isfinite(value) or value <= 0:
+                _bad(f"gateway.{key}", "must be a positive number")
+        for key in ("principal_burst", "tenant_burst", "max_request_bytes"):
+            _positive_int(f"gateway.{key}", getattr(self, key))
+
+
+# The algorithms OidcVerifier accepts by default (aesp.identity.jwks.DEFAULT_ALGORITHMS; a unit
+# test keeps the two equal). Spelt out here so reading the configuration imports no crypto.
+DEFAULT_OIDC_ALGORITHMS = ("RS256", "ES256", "PS256", "EdDSA")
+
+
+@dataclass(frozen=True)
+class OidcConfig:
+    """``[identity.oidc]``: bearer JWTs of one enterprise IdP (DESIGN §9). Absent: refused.
+
+    Attributes:
+        issuer: The IdP's issuer URL; ``iss`` must equal it (HTTPS; HTTP only to loopback).
+        audience: This Host's audience; ``aud`` must contain it.
+        tenant: Every principal of this IdP belongs to this tenant. Set this or tenant_claim.
+        tenant_claim: The verified claim naming the tenant (with ``tenants`` as allow-list).
+        tenants: Tenants the IdP may name through ``tenant_claim``.
+        algorithms: Accepted JWS algorithms (``none`` and ``HS*`` can never be configured).
+        jwks_uri: Where the IdP publishes its keys; unset means OIDC discovery.
+        leeway_s: Clock skew tolerated for ``exp``, ``nbf`` and ``iat``.
+        groups_claim: The claim listing the principal's groups.
+        cache_size: Verified tokens remembered (by digest) until they expire; 0 disables.
+        jwks_timeout_s: Timeout of each key fetch.
+        jwks_default_ttl_s: Key-set lifetime when the IdP sends no ``Cache-Control`` max-age.
+        jwks_min_ttl_s: Shortest key-set lifetime, whatever the IdP says.
+        jwks_max_ttl_s: Longest key-set lifetime, so removed keys are noticed.
+        jwks_refetch_interval_s: Least time between fetches caused by unknown key ids.
+        jwks_max_stale_s: How long an expired key set still serves while the IdP is down.
+    """
+
+    issuer: str
+    audience: str
+    tenant: str | None = None
+    tenant_claim: str | None = None
+    tenants: tuple[str, ...] = ()
+    algorithms: tuple[str, ...] = DEFAULT_OIDC_ALGORITHMS
+    jwks_uri: str | None = None
+    leeway_s: float = 30.0
+    groups_claim: str = "groups"
+    cache_size: int = 10_000
+    jwks_timeout_s: float = 5.0
+    jwks_default_ttl_s: float = 300.0
+    jwks_min_ttl_s: float = 30.0
+    jwks_max_ttl_s: float = 86_400.0
+    jwks_refetch_interval_s: float = 10.0
+    jwks_max_stale_s: float = 86_400.0
+
+    def __post_init__(self) -> None:
+        from aesp.identity.jwks import SUPPORTED_ALGORITHMS, check_key_url  # only when used
+
+        section = "identity.oidc"
+        for key in ("issuer", "jwks_uri"):
+            url = getattr(self, key)
+            try:
+                if url is not None:
+                    check_key_url(url)
+            except ValueError as exc:
+                _bad(f"{section}.{key}", f"is unusable: {exc}")
+        for key in ("audience", "groups_claim"):
+            if not getattr(self, key):
+                _bad(f"{section}.{key}", "must not be empty")
+        if (self.tenant is None) == (self.tenant_claim is None):
+            _bad(f"{section}.tenant", "or tenant_claim must be set, and not both")
+        if self.tenant is not None and not self.tenant:
+            _bad(f"{section}.tenant", "must not be empty")
+        if self.tenant_claim is not None and (not self.tenant_claim or not all(self.tenants)):
+            _bad(f"{section}.tenant_claim", "needs a claim name and non-empty tenant names")
+        if (self.tenant_claim is None) == bool(self.tenants):
+            _bad(f"{section}.tenants", "lists the tenants tenant_claim may name (and only then)")
+        if not self.algorithms:
+            _bad(f"{section}.algorithms", "must not be empty")
+        for alg in self.algorithms:
+            if alg.lower() == "none" or alg.upper().startswith("HS"):
+                _bad(f"{section}.algorithms", f"must not contain {alg}: unsigned or HMAC tokens")
+            if alg not in SUPPORTED_ALGORITHMS:
+                _bad(f"{section}.algorithms", f"has {alg!r}; use {sorted(SUPPORTED_ALGORITHMS)}")
+        _non_negative_int(f"{section}.cache_size", self.cache_size)
+        for f in fields(self):
+            if f.name.endswith("_s") and not (
+                math.isfinite(getattr(self, f.name)) and getattr(self, f.name) >= 0
+            ):
+                _bad(f"{section}.{f.name}", "must be a non-negative number of seconds")
+        if self.jwks_min_ttl_s > self.jwks_max_ttl_s:
+            _bad(f"{section}.jwks_min_ttl_s", "must not exceed jwks_max_ttl_s")
+
+
+_API_KEY_PREFIX = re.compile(r"[a-z][a-z0-9]{0,15}")
+
+
+@dataclass(frozen=True)
+class ApiKeysConfig:
+    """``[identity.api_keys]``: API keys of service accounts (DESIGN §9, items 151-152).
+
+    Attributes:
+        prefix: The prefix of issued keys (``<prefix>_<key id>_<secret>``).
+        pepper_file: The secret the stored key hashes are keyed with. Unset: the local
+            profile uses ``<data_dir>/api_keys.pepper``, created (32 random bytes, mode 0600) on
+            first start. A file named here must already exist: creating a new pepper would
+            silently invalidate every issued key.
+    """
+
+    prefix: str = "aesp"
+    pepper_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.prefix, str) or not _API_KEY_PREFIX.fullmatch(self.prefix):
+            _bad("identity.api_keys.prefix", "must be 1-16 lower-case letters and digits")
+
+
+@dataclass(frozen=True)
+class LdapUserSearchConfig:
+    """``[identity.ldap.user_search]``: find users with a service account, then bind as them.
+
+    Attributes:
+        bind_dn: The service account's DN.
+        bind_password: Its password; prefer ``bind_password_file``.
+        bind_password_file: A file holding the password (trailing newline ignored).
+        base_dn: Where users live (subtree search).
+        attribute: The login-name attribute (``uid``, ``sAMAccountName``, ``mail``).
+        object_filter: A filter every user entry must match.
+    """
+
+    bind_dn: str
+    base_dn: str
+    bind_password: str = field(default="", repr=False)
+    bind_password_file: Path | None = None
+    attribute: str = "uid"
+    object_filter: str = "(objectClass=person)"
+
+    def __post_init__(self) -> None:
+        if bool(self.bind_password) == (self.bind_password_file is not None):
+            _bad("identity.ldap.user_search.bind_password", "or bind_password_file: set one")
+
+
+@dataclass(frozen=True)
+class LdapConfig:
+    """``[identity.ldap]``: user name and password checked by binding to a directory.
+
+    The fields are those of :class:`aesp.identity.ldap.LdapSettings` (which documents them and
+    checks them again when the Host starts), plus ``cache_ttl_s``.
+
+    Attributes:
+        cache_ttl_s: How long a successful bind is remembered (keyed by a keyed hash of the
+            credential, never the password), so a client sending Basic on every call does not
+            bind every call. 0 binds every time.
+    """
+
+    url: str
+    tenant_id: str
+    user_dn_template: str | None = None
+    user_search: LdapUserSearchConfig | None = None
+    group_lookup: str = "member_of"
+    group_base: str | None = None
+    group_object_class: str = "groupOfNames"
+    group_member_attribute: str = "member"
+    group_to_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    display_name_attribute: str = "displayName"
+    disabled_filter: str | None = None
+    connect_timeout_s: float = 5.0
+    receive_timeout_s: float = 10.0
+    start_tls: bool = False
+    tls_ca_file: Path | None = None
+    allow_cleartext: bool = False
+    check_whoami: bool = True
+    cache_ttl_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        for key in ("url", "tenant_id"):
+            if not getattr(self, key):
+                _bad(f"identity.ldap.{key}", "must not be empty")
+        if (self.user_dn_template is None) == (self.user_search is None):
+            _bad("identity.ldap.user_dn_template", "or [identity.ldap.user_search]: set one")
+        if self.group_lookup not in ("member_of", "group_search"):
+            _bad("identity.ldap.group_lookup", "must be 'member_of' or 'group_search'")
+        if not (math.isfinite(self.cache_ttl_s) and 0 <= self.cache_ttl_s <= 3600):
+            _bad("identity.ldap.cache_ttl_s", "must be between 0 and 3600 seconds")
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    """``[identity]``: which credentials the gateway accepts besides client certificates."""
+
+    oidc: OidcConfig | None = None
+    api_keys: ApiKeysConfig = field(default_factory=ApiKeysConfig)
+    ldap: LdapConfig | None = None
+
+
+# The ports a profile realises (DESIGN §5); [profile] may pick another profile for any of them.
+PORTS = ("identity", "rbac", "policy", "audit", "governance", "cost", "tenancy", "config", "state")
+_PROFILE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    """``[profile]``: which installed profile realises each port (DESIGN §6).
+
+    Attributes:
+        default: The profile of every port not overridden (``local``, ``aws``, ...).
+        identity: Override for the Identity port; the other attributes likewise.
+    """
+
+    default: str = "local"
+    identity: str | None = None
+    rbac: str | None = None
+    policy: str | None = None
+    audit: str | None = None
+    governance: str | None = None
+    cost: str | None = None
+    tenancy: str | None = None
+    config: str | None = None
+    state: str | None = None
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None and not _PROFILE_NAME.fullmatch(value):
+                _bad(f"profile.{f.name}", "must be a lower-case identifier such as 'local'")
+
+    def choice(self, ports: Iterable[str]) -> dict[str, str]:
+        """The profile chosen for each of ``ports`` (its override, else ``default``).
+
+        Raises:
+            ValueError: A port name that is not one of :data:`PORTS` (a programming error).
+        """
+        unknown = sorted(set(ports) - set(PORTS))
+        if unknown:
+            raise ValueError(f"unknown port names {unknown}; ports are {', '.join(PORTS)}")
+        return {port: getattr(self, port) or self.default for port in ports}
+
+
+@dataclass(frozen=True)
 class HostConfig:
     """Everything the Host needs to start.
 
@@ -64,22 +330,38 @@ class HostConfig:
         mode: ``STRICT`` (manifest only) or ``DEVELOPMENT`` (RegisterTools allowed).
         compliance: ``AESP`` (Level 3; refuses DEVELOPMENT, item 74) or ``GRID`` (Level 2).
         manifest_path: JSON manifest of trusted contracts (required in STRICT mode).
-        client_listen: ``host:port`` of the client-facing service.
+        client_listen: ``host:port`` of the client-facing service. With
+            ``gateway.client_certificates`` it requires a client certificate (mutual TLS);
+            without, it asks for none.
+        client_tls_listen: ``host:port`` of a second client listener that asks for no client
+            certificate (bearer tokens, API keys, passwords); empty means none. Needed because
+            grpcio can require a client certificate or not ask for one, but not ask and accept
+            its absence (C-30 wants certificates optional); see aesp/server/app.py.
         runtime_listen: ``host:port`` of the Runtime-facing service.
         data_dir: Where the Host keeps its files (the audit log).
         trust_domain: SPIFFE trust domain of certificate identities.
+        gateway: Rate limits, size limit and credential types of the client port.
+        identity: Identity providers and API keys the gateway verifies credentials with.
+        profile: Which installed profile realises each port.
+        access: How verified identities map to roles and clearance (``[access]``,
+            :mod:`aesp.core.access`); empty grants nothing.
     """
 
     mode: str = "STRICT"
     compliance: str = "AESP"
     manifest_path: Path | None = None
     client_listen: str = "127.0.0.1:7443"
+    client_tls_listen: str = ""
     runtime_listen: str = "127.0.0.1:7444"
     data_dir: Path = Path(".aesp")
     trust_domain: str = "aesp.local"
     tls: TlsConfig = field(default_factory=TlsConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
+    gateway: GatewayConfig = field(default_factory=GatewayConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
+    profile: ProfileConfig = field(default_factory=ProfileConfig)
+    access: AccessConfig = field(default_factory=AccessConfig)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -103,39 +385,104 @@ class HostConfig:
                     _bad(f"{type(section).__name__}.{f.name}", "must be a positive integer")
         if self.limits.default_timeout_ms > self.limits.max_timeout_ms:
             _bad("limits.default_timeout_ms", "must not exceed limits.max_timeout_ms")
-        for key in ("client_listen", "runtime_listen"):
+        for key in ("client_listen", "runtime_listen", "client_tls_listen"):
+            if key == "client_tls_listen" and not self.client_tls_listen:
+                continue
             host, sep, port = getattr(self, key).rpartition(":")
             if not sep or not host or not port.isdigit() or int(port) > 65535:
                 _bad(f"host.{key}", "must look like '127.0.0.1:7443' (port 0 picks a free one)")
 
 
-def _bad(key: str, why: str) -> None:
+def _bad(key: str, why: str) -> NoReturn:
     raise ConfigurationError("INVALID_CONFIG", f"Configuration key '{key}' {why}.")
 
 
-_SECTIONS: Mapping[str, type] = {"tls": TlsConfig, "limits": LimitsConfig, "breaker": BreakerConfig}
+def _positive_int(key: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        _bad(key, "must be a positive integer")
+
+
+def _non_negative_int(key: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        _bad(key, "must be a non-negative integer")
+
+
+_SECTIONS: Mapping[str, type] = {
+    "tls": TlsConfig,
+    "limits": LimitsConfig,
+    "breaker": BreakerConfig,
+    "gateway": GatewayConfig,
+    "identity": IdentityConfig,
+    "profile": ProfileConfig,
+}
+
+
+def _path(key: str, value: Any, base: Path) -> Path:
+    if not isinstance(value, str) or not value:
+        _bad(key, "must be a non-empty path string")
+    p = Path(value)
+    return p if p.is_absolute() else base / p
+
+
+def _strings(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        _bad(key, "must be a list of strings")
+    return tuple(value)
+
+
+def _value(hint: Any, value: Any, key: str, base: Path) -> Any:
+    """Check and convert one TOML value to the field's declared type."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):  # ``X | None``: TOML has no null, so a value is X
+        (inner,) = (a for a in args if a is not type(None))
+        return _value(inner, value, key, base)
+    if isinstance(hint, type) and is_dataclass(hint):
+        return _section(hint, value, key, base)
+    if hint is Path:
+        return _path(key, value, base)
+    if hint is bool:
+        if not isinstance(value, bool):
+            _bad(key, "must be true or false")
+    elif hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            _bad(key, "must be an integer")
+    elif hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            _bad(key, "must be a number")
+        return float(value)
+    elif hint is str:
+        if not isinstance(value, str):
+            _bad(key, "must be a string")
+    elif origin is tuple:
+        return _strings(key, value)
+    elif origin is Mapping:  # group -> role or roles
+        if not isinstance(value, dict):
+            _bad(key, "must be a table")
+        return {
+            k: (v,) if isinstance(v, str) else _strings(f"{key}.{k}", v) for k, v in value.items()
+        }
+    return value
 
 
 def _section(cls: type, raw: Any, name: str, base: Path) -> Any:
+    """Build the dataclass ``cls`` from the TOML table ``raw`` found at ``name``."""
     if not isinstance(raw, dict):
         _bad(name, "must be a table")
-    known = {f.name: f for f in fields(cls) if f.name not in _SECTIONS}
+    hints = get_type_hints(cls)
+    # Under [host], the other sections are not settings (``host.tls`` is a misplaced table).
+    known = {
+        f.name: f
+        for f in fields(cls)
+        if cls is not HostConfig or (f.name not in _SECTIONS and f.name != "access")
+    }
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in known:
             _bad(f"{name}.{key}", f"is not a setting; known settings: {', '.join(sorted(known))}")
-        default = known[key].default
-        if key in ("manifest_path", "data_dir") or isinstance(default, Path):
-            if not isinstance(value, str) or not value:
-                _bad(f"{name}.{key}", "must be a non-empty path string")
-            p = Path(value)
-            kwargs[key] = p if p.is_absolute() else base / p
-        elif isinstance(default, int) and not isinstance(value, int | bool):
-            _bad(f"{name}.{key}", "must be an integer")
-        elif isinstance(default, str) and not isinstance(value, str):
-            _bad(f"{name}.{key}", "must be a string")
-        else:
-            kwargs[key] = value
+        kwargs[key] = _value(hints[key], value, f"{name}.{key}", base)
+    for f in known.values():
+        if f.name not in kwargs and f.default is MISSING and f.default_factory is MISSING:
+            _bad(f"{name}.{f.name}", "is required")
     return cls(**kwargs)
 
 
@@ -145,9 +492,10 @@ def parse_config(raw: Mapping[str, Any], *, base: Path) -> HostConfig:
     Raises:
         ConfigurationError: ``INVALID_CONFIG`` naming the key, or ``INCOMPATIBLE_MODE``.
     """
-    unknown = set(raw) - {"host", *_SECTIONS}
+    unknown = set(raw) - {"host", "access", *_SECTIONS}
     if unknown:
-        _bad(sorted(unknown)[0], f"is not a section; sections: host, {', '.join(_SECTIONS)}")
+        sections = ", ".join(("host", *_SECTIONS, "access"))
+        _bad(sorted(unknown)[0], f"is not a section; sections: {sections}")
     host = raw.get("host", {})
     cfg = _section(HostConfig, host, "host", base)
     if "data_dir" not in host:
@@ -155,6 +503,8 @@ def parse_config(raw: Mapping[str, Any], *, base: Path) -> HostConfig:
     extra = {
         name: _section(cls, raw[name], name, base) for name, cls in _SECTIONS.items() if name in raw
     }
+    if "access" in raw:
+        extra["access"] = parse_access(raw["access"])
     if "tls" not in raw:
         extra["tls"] = TlsConfig(
             ca=base / "pki/ca.pem", cert=base / "pki/host.pem", key=base / "pki/host.key"

@@ -14,9 +14,10 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from aesp.core import ids
+from aesp.core import ids, plugins
 from aesp.core.audit import AuditEvent, AuditLog, FileAuditLog
 from aesp.core.config import HostConfig
+from aesp.core.control import AccessConfig, ControlPlane, ControlPorts
 from aesp.core.errors import AespError, AuthorizationError, StateError, ValidationError
 from aesp.core.identity import CertificateIdentity
 from aesp.core.local_dispatch import AuthorizationStore
@@ -30,6 +31,11 @@ from aesp.core.messages import (
     RuntimeResult,
 )
 from aesp.core.pipeline import Pipeline
+from aesp.core.ports.identity import IdentityStore
+from aesp.core.ports.policy import PolicyStore
+from aesp.core.ports.rbac import RoleStore
+from aesp.core.ports.state import StateStore
+from aesp.core.ports.tenancy import TenantRegistry
 from aesp.core.principal import Principal
 from aesp.core.registration import RegistrationOutcome, refuse_all, register
 from aesp.core.runtimes import RuntimeConnection, RuntimeRegistry
@@ -43,11 +49,28 @@ _RUNTIME_ID = re.compile(r"^[\x21-\x7E]{1,128}$")
 class Host:
     """One Host process. Build it with :func:`build_host`; call :meth:`start` on its loop."""
 
-    def __init__(self, config: HostConfig, manifest: Manifest, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        config: HostConfig,
+        manifest: Manifest,
+        audit: AuditLog,
+        ports: ControlPorts,
+        access: AccessConfig | None = None,
+    ) -> None:
         self.config = config
         self.level = 2 if config.compliance == "AESP" else 1
         self.manifest = ManifestStore(manifest)
         self.audit = audit
+        self.state = ports.state  # what Host replicas share (rate-limit buckets)
+        self.control = ControlPlane(
+            identity=ports.identity,
+            roles=ports.roles,
+            policies=ports.policies,
+            tenants=ports.tenants,
+            audit=audit,
+            manifest=self.manifest,
+            access=access,
+        )
         self.sessions = SessionManager(config.limits, on_expire=self._session_expired)
         self.runtimes = RuntimeRegistry(config.breaker, on_violation=self._runtime_violation)
         self.authorizations = AuthorizationStore()
@@ -58,6 +81,7 @@ class Host:
             runtimes=self.runtimes,
             audit=audit,
             authorizations=self.authorizations,
+            control=self.control,
         )
         self.manifest.subscribe(self._manifest_changed)
         self._tasks: list[asyncio.Task[None]] = []
@@ -66,7 +90,8 @@ class Host:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Start the background duties."""
+        """Load the control-plane snapshots, then start the background duties."""
+        await self.control.start()
         self._tasks.append(asyncio.create_task(self._watch_heartbeats()))
         self._tasks.append(asyncio.create_task(self._sweep()))
 
@@ -79,6 +104,8 @@ class Host:
             conn.outbox.put_nowait(Disconnect("the Host is shutting down"))
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.control.stop()
+        await self.state.close()
         await self.audit.close()
 
     # ------------------------------------------------------------------ Runtime operations
@@ -457,21 +484,58 @@ class Host:
                     del session.calls[key]
 
 
-async def build_host(config: HostConfig, *, audit: AuditLog | None = None) -> Host:
-    """The composition root: load the manifest (F1), open the audit log, build the Host.
+REQUIRED_PORTS: Mapping[str, type] = {
+    "identity": IdentityStore,
+    "rbac": RoleStore,
+    "policy": PolicyStore,
+    "tenancy": TenantRegistry,
+    "state": StateStore,
+}
+
+
+async def build_control_ports(config: HostConfig) -> ControlPorts:
+    """Load the configured profiles' plugins and build every port from its chosen profile.
 
     Raises:
-        ConfigurationError: ``MISSING_MANIFEST`` / ``INVALID_CONFIG`` (item 61).
+        ConfigurationError: ``INVALID_CONFIG`` naming a profile that is not installed or a port
+            it does not realise, and the distribution that provides it (DESIGN §6).
+    """
+    choice = config.profile.choice(REQUIRED_PORTS)
+    registry = plugins.load_registry(set(choice.values()))
+    built = await plugins.build_ports(registry, REQUIRED_PORTS, choice, config)
+    return ControlPorts(
+        identity=built["identity"],
+        roles=built["rbac"],
+        policies=built["policy"],
+        tenants=built["tenancy"],
+        state=built["state"],
+    )
+
+
+async def build_host(
+    config: HostConfig,
+    *,
+    audit: AuditLog | None = None,
+    ports: ControlPorts | None = None,
+    access: AccessConfig | None = None,
+) -> Host:
+    """The composition root: load the manifest (F1), build the ports, open the audit log.
+
+    Raises:
+        ConfigurationError: ``MISSING_MANIFEST`` / ``INVALID_CONFIG`` (item 61), or a profile
+            problem (:func:`build_control_ports`).
     """
     if config.mode == "STRICT" or config.manifest_path is not None:
         manifest = load_manifest(config.manifest_path)
     else:
         manifest = Manifest("1.0.0", {}, {})
+    if ports is None:
+        ports = await build_control_ports(config)
     if audit is None:
         audit = FileAuditLog(Path(config.data_dir) / "audit.jsonl")
-    host = Host(config, manifest, audit)
+    host = Host(config, manifest, audit, ports, access or config.access)
     await host.start()
     return host
 
 
-__all__ = ["Host", "build_host"]
+__all__ = ["REQUIRED_PORTS", "Host", "build_control_ports", "build_host"]

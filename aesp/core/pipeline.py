@@ -20,6 +20,7 @@ from aesp.core.audit import AuditEvent, AuditLog
 from aesp.core.breaker import OPEN_IMMEDIATELY
 from aesp.core.config import HostConfig
 from aesp.core.contracts import ToolContract
+from aesp.core.control import ControlPlane
 from aesp.core.errors import (
     AespError,
     Category,
@@ -38,9 +39,11 @@ from aesp.core.messages import (
     RuntimeChunk,
     RuntimeResult,
 )
+from aesp.core.policy import PolicyOutcome
 from aesp.core.principal import Principal
 from aesp.core.results import check_result
 from aesp.core.runtimes import Invocation, RuntimeConnection, RuntimeRegistry
+from aesp.core.security import SecurityContext
 from aesp.core.sessions import CachedCall, Session, SessionManager
 
 EXECUTION_GRACE_MS = 5_000  # clock skew tolerated between the caller and the Host
@@ -58,8 +61,10 @@ class Pipeline:
         runtimes: RuntimeRegistry,
         audit: AuditLog,
         authorizations: AuthorizationStore,
+        control: ControlPlane,
     ) -> None:
         self._cfg = config
+        self._control = control
         self._limits = config.limits
         self._manifest = manifest
         self._sessions = sessions
@@ -80,6 +85,8 @@ class Pipeline:
     ) -> Session:
         """Create a session bound to the caller's verified tenant and principal (F3, C-54)."""
         try:
+            # (2) tenant active, principal known and enabled (items 150, 180).
+            await self._control.context(principal, correlation_id)
             session = self._sessions.create(
                 principal,
                 ttl_seconds=ttl_seconds,
@@ -117,13 +124,21 @@ class Pipeline:
             metadata={"force": str(force).lower(), "revoked_authorizations": str(revoked)},
         )
 
-    def list_tools(self, principal: Principal, session_id: str) -> list[ToolContract]:
-        """The contracts this caller may call in this session (Host's own contracts only)."""
+    async def list_tools(
+        self, principal: Principal, session_id: str, correlation_id: str = ""
+    ) -> list[ToolContract]:
+        """The contracts this caller may call in this session (Host's own contracts only).
+
+        A tool is listed when the call's own decision (:meth:`ControlPlane.authorize` with
+        ``listing=True``) allows it: RBAC, clearance, and every policy that does not read the
+        arguments. There is no second rule set for listing.
+        """
+        ctx = await self._control.context(principal, correlation_id)
         session = self._sessions.resolve(session_id, principal)
         manifest = self._manifest.current
         tools = [manifest.contracts[n] for n in manifest.active_names()]
         tools += sorted(session.dynamic_contracts.values(), key=lambda c: c.name)
-        return tools
+        return [c for c in tools if self._control.visible(ctx, c)]
 
     # ------------------------------------------------------------------ the governed call
 
@@ -133,6 +148,8 @@ class Pipeline:
         contract: ToolContract | None = None
         args_digest = ""
         try:
+            # (2) the security context: tenant active, principal enabled, roles from RBAC.
+            ctx = await self._control.context(principal, req.correlation_id)
             # (3) session: unknown -> INVALID_SESSION, expired, other tenant or principal.
             session = self._sessions.resolve(req.session_id, principal)
             # FunctionCall well-formed (ADM §4.4) and arguments parseable.
@@ -148,8 +165,8 @@ class Pipeline:
                     "FEATURE_UNAVAILABLE",
                     f"'{req.name}' is a streaming tool; call it with CallToolStream.",
                 )
-            # (8) arguments against the Host's own schema, never the Runtime's (item 88).
-            self._check_args(contract, args, req)
+            # (5) RBAC, (8) arguments, (6) policy.
+            governance, outcome = self._govern(ctx, session, contract, args, req)
         except AespError as exc:
             await self._refused(
                 "TOOL_INVOCATION_START",
@@ -169,15 +186,18 @@ class Pipeline:
         )
         session.calls[req.call_id] = entry
         try:
-            outcome = await self._dispatch(principal, session, contract, req, args_digest)
+            await self._audit_policies(principal, session, contract, req, outcome)
+            result = await self._dispatch(
+                principal, session, contract, req, args_digest, governance
+            )
         except BaseException as exc:
             session.calls.pop(req.call_id, None)  # a failed dispatch may be retried (C-44)
             if not entry.outcome.done():
                 entry.outcome.set_exception(exc if isinstance(exc, AespError) else _internal())
                 entry.outcome.exception()  # mark retrieved: duplicates may never await it
             raise
-        entry.outcome.set_result(outcome)
-        return outcome
+        entry.outcome.set_result(result)
+        return result
 
     async def _dispatch(
         self,
@@ -186,6 +206,7 @@ class Pipeline:
         contract: ToolContract,
         req: CallRequest,
         args_digest: str,
+        governance: Mapping[str, str],
     ) -> CallOutcome:
         inv_id = ids.invocation_id()
         started = ids.now_ms()
@@ -203,6 +224,7 @@ class Pipeline:
                     "invocation_id": inv_id,
                     "contract_digest": contract.digest,
                     "args_sha256": args_digest,
+                    **governance,
                 },
             )
             # (10) a Runtime of this tenant that fulfils the tool, breaker permitting.
@@ -312,6 +334,7 @@ class Pipeline:
         contract: ToolContract | None = None
         args_digest = ""
         try:
+            ctx = await self._control.context(principal, req.correlation_id)
             session = self._sessions.resolve(req.session_id, principal)
             args, args_digest = self._parse_call(req)
             contract = self._contract(session, req.name)
@@ -321,7 +344,8 @@ class Pipeline:
                     f"'{req.name}' does not stream (its contract has supports_streaming=false); "
                     "call it with CallTool.",
                 )
-            self._check_args(contract, args, req)
+            governance, outcome = self._govern(ctx, session, contract, args, req)
+            await self._audit_policies(principal, session, contract, req, outcome)
             inv_id = ids.invocation_id()
             await self._record(
                 "TOOL_INVOCATION_START",
@@ -336,6 +360,7 @@ class Pipeline:
                     "contract_digest": contract.digest,
                     "args_sha256": args_digest,
                     "streaming": "true",
+                    **governance,
                 },
             )
             conn = self._runtimes.pick(session, contract.name, need_streaming=True)
@@ -463,10 +488,13 @@ class Pipeline:
         session: Session | None = None
         args_digest = ""
         try:
+            ctx = await self._control.context(principal, req.correlation_id)
             session = self._sessions.resolve(req.session_id, principal)
             args, args_digest = self._parse_call(req)
             contract = self._contract(session, req.name)
-            self._check_args(contract, args, req)  # item 114: args validated at authorisation
+            # item 114: args validated at authorisation, with RBAC and policy as for a call.
+            governance, outcome = self._govern(ctx, session, contract, args, req)
+            await self._audit_policies(principal, session, contract, req, outcome)
             now = ids.now_ms()
             auth = Authorization(
                 invocation_id=ids.invocation_id(),
@@ -495,6 +523,7 @@ class Pipeline:
                     "args_sha256": args_digest,
                     "contract_digest": contract.digest,
                     "mode": "governed_local",
+                    **governance,
                 },
             )
             self._auths.add(auth)
@@ -613,6 +642,64 @@ class Pipeline:
                 "use a new call_id for a new call.",
             )
         return entry.outcome
+
+    def _govern(
+        self,
+        ctx: SecurityContext,
+        session: Session,
+        contract: ToolContract,
+        args: Any,
+        req: CallRequest,
+    ) -> tuple[dict[str, str], PolicyOutcome]:
+        """RBAC, then the argument schema, then CEL policy; raises the first refusal.
+
+        Decision (docs/protocol-decisions.md): the schema check runs between RBAC and policy,
+        not after policy as SPEC §3.19 lists it. RBAC first, so a caller who may not call a tool
+        learns nothing about its schema; schema before policy, so a condition only ever reads
+        arguments of the types the contract declares.
+
+        Returns:
+            Audit metadata of the decision, and the policy outcome (for its AUDIT matches).
+        """
+        rbac = self._control.check_rbac(ctx, contract)
+        rbac.raise_if_denied()
+        self._check_args(contract, args, req)
+        outcome = self._control.evaluate_policies(
+            ctx,
+            contract,
+            args=args,
+            session_id=session.session_id,
+            session_expires_at_ms=session.expires_at_ms,
+        )
+        outcome.raise_if_denied()
+        governance = {
+            "rbac_rule": rbac.matched_rule,
+            "rbac_version": str(ctx.rbac_version),
+            "policy_set_version": str(outcome.set_version),
+        }
+        if outcome.evaluated:
+            governance["applied_policies"] = ",".join(outcome.evaluated)
+        return governance, outcome
+
+    async def _audit_policies(
+        self,
+        principal: Principal,
+        session: Session,
+        contract: ToolContract,
+        req: CallRequest,
+        outcome: PolicyOutcome,
+    ) -> None:
+        """AUDIT policies whose condition held: recorded, not blocking (item 161)."""
+        if outcome.audits:
+            await self._record(
+                "POLICY_VIOLATION",
+                "SUCCESS",
+                principal,
+                req.correlation_id,
+                session,
+                resource=contract.name,
+                metadata={"effect": "AUDIT", "policies": ",".join(outcome.audits)},
+            )
 
     def _contract(self, session: Session, name: str) -> ToolContract:
         contract = self._manifest.current.active(name) or session.dynamic_contracts.get(name)
@@ -735,7 +822,12 @@ class Pipeline:
             return  # the log itself is failing; the refusal reaches the caller regardless
         denied = exc.category in (Category.AUTHORIZATION, Category.VALIDATION)
         kind = event_type
-        if event_type == "TOOL_INVOCATION_START":
+        if event_type in ("TOOL_INVOCATION_START", "AUTHORIZATION_DENIED") and exc.code in (
+            "POLICY_VIOLATION",
+            "POLICY_EVALUATION_FAILED",
+        ):
+            kind = "POLICY_VIOLATION"  # item 160: a policy denial is a POLICY_VIOLATION event
+        elif event_type == "TOOL_INVOCATION_START":
             # SPEC §3.19: every refusal before dispatch is an AUTHORIZATION_DENIED event.
             kind = "AUTHORIZATION_DENIED" if denied else "TOOL_INVOCATION_FAILED"
         with contextlib.suppress(AespError):  # the original refusal is what the caller must see

@@ -1,22 +1,45 @@
-"""Start and stop a Host's two gRPC servers (client-facing and Runtime-facing).
+"""Start and stop a Host's gRPC servers (client-facing and Runtime-facing).
 
-Both listen with TLS 1.3 and require a client certificate from the Host's CA; the interceptor
-order is fixed here: the TLS-version check runs first, before any handler (C-30, item 142).
+Every listener speaks TLS 1.3 only; the interceptor order is fixed here: the TLS-version check
+runs first, before any handler (C-30, item 142), then, on the client server, the API gateway
+(authentication, rate limits, size; SPEC §3.4, §3.19 step 1).
+
+Client certificates (C-30: mutual TLS between Host and Runtimes, optional for clients).
+grpcio's server credentials can either *require* a client certificate or *not ask* for one;
+they cannot ask and accept its absence (``ssl_server_credentials(require_client_auth=False)``
+maps to ``GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE``). So the client server listens twice,
+with one gateway behind both listeners:
+
+* ``client_listen``: mutual TLS when ``gateway.client_certificates`` is true (certificate
+  clients, as before), else TLS without client certificates;
+* ``client_tls_listen`` (optional): TLS without client certificates, for bearer tokens, API
+  keys and passwords.
+
+The Runtime listener always requires a certificate.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 import grpc
 import grpc.aio
 
 from aesp.core.audit import AuditLog
 from aesp.core.config import HostConfig
-from aesp.core.errors import ConfigurationError
+from aesp.core.control import AccessConfig
+from aesp.core.errors import AespError, ConfigurationError
 from aesp.core.host import Host, build_host
+from aesp.core.ports.identity import IdentityStore
+from aesp.core.ports.state import StateStore
 from aesp.proto.altar.aesp.v1 import host_pb2_grpc as _host_pb2_grpc
+from aesp.proto.altar.aesp.v1 import identity_pb2_grpc as _identity_pb2_grpc
+from aesp.proto.altar.aesp.v1 import policy_pb2_grpc as _policy_pb2_grpc
+from aesp.server.gateway import GatewayInterceptor, build_gateway
 from aesp.server.servicers.client import ClientServicer
+from aesp.server.servicers.identity import IdentityServicer
+from aesp.server.servicers.policy import PolicyServicer
 from aesp.server.servicers.runtime import RuntimeServicer
 from aesp.server.tls import RequireTls13Interceptor, load_pem, server_credentials
 
@@ -32,58 +55,132 @@ KEEPALIVE_OPTIONS = (
 
 @dataclass
 class RunningHost:
-    """A started Host with the ports it actually bound (port 0 picks free ones)."""
+    """A started Host with the ports it actually bound (port 0 picks free ones).
+
+    ``client_tls_port`` is the listener without client certificates (0 when not configured).
+    """
 
     host: Host
     client_server: grpc.aio.Server
     runtime_server: grpc.aio.Server
     client_port: int
     runtime_port: int
+    client_tls_port: int = 0
+    gateway: GatewayInterceptor | None = None
+    _closers: Sequence[Callable[[], Awaitable[None]]] = field(default=(), repr=False)
 
     async def stop(self, grace: float = GRACE_SECONDS) -> None:
         """Stop accepting, let in-flight RPCs finish for ``grace`` seconds, then stop the Host."""
         await self.host.stop()
         await self.client_server.stop(grace)
         await self.runtime_server.stop(grace)
+        for close in self._closers:
+            await close()
 
 
-def _server(config: HostConfig) -> grpc.aio.Server:
-    size = config.limits.max_message_bytes * 2  # in-band MESSAGE_TOO_LARGE below this
+def _server(
+    config: HostConfig, interceptors: Sequence[grpc.aio.ServerInterceptor]
+) -> grpc.aio.Server:
+    # In-band MESSAGE_TOO_LARGE below this (the gateway's and the pipeline's own limits);
+    # grpc's RESOURCE_EXHAUSTED stops anything larger before it is even decoded.
+    size = config.limits.max_message_bytes * 2
     options = (
         ("grpc.max_receive_message_length", size),
         ("grpc.max_send_message_length", size),
         ("grpc.so_reuseport", 0),
         *KEEPALIVE_OPTIONS,
     )
-    # Interceptor order: (1) TLS 1.3 only. Authentication happens in the servicers from the
-    # verified certificate; everything else runs in the core pipeline.
-    return grpc.aio.server(interceptors=(RequireTls13Interceptor(),), options=options)
+    return grpc.aio.server(interceptors=tuple(interceptors), options=options)
 
 
-async def start_host(config: HostConfig, *, audit: AuditLog | None = None) -> RunningHost:
-    """Build the Host and start serving on ``config.client_listen`` and ``runtime_listen``.
+def _gateway_ports(
+    host: Host, identity: IdentityStore | None, state: StateStore | None
+) -> tuple[IdentityStore, StateStore]:
+    """The Identity and State ports the gateway uses: the Host's own unless a test passes one.
 
-    Raises:
-        ConfigurationError: invalid configuration, manifest or certificates.
+    The gateway looks API keys up in the Host's Identity port (the store the Identity service
+    issues them into) and keeps rate-limit buckets in the State port its profile built.
     """
-    host = await build_host(config, audit=audit)  # F1: configuration, then the manifest
+    return (identity or host.control.identity), (state or host.state)
+
+
+def _credentials(config: HostConfig) -> tuple[grpc.ServerCredentials, grpc.ServerCredentials]:
+    """(mutual-TLS credentials, TLS credentials that ask for no client certificate)."""
     try:
-        creds = server_credentials(
-            load_pem(config.tls.cert), load_pem(config.tls.key), load_pem(config.tls.ca)
+        cert, key, ca = load_pem(config.tls.cert), load_pem(config.tls.key), load_pem(config.tls.ca)
+        return (
+            server_credentials(cert, key, ca),
+            server_credentials(cert, key, ca, require_client_auth=False),
         )
     except (OSError, ValueError) as exc:
-        await host.stop()
         raise ConfigurationError(
             "CERTIFICATE_ERROR",
             f"The Host's TLS material is unusable: {exc}.",
             remediation_steps=("Create a development PKI with `aesp certs init --dir pki`.",),
         ) from None
-    client_server = _server(config)
+
+
+async def start_host(
+    config: HostConfig,
+    *,
+    audit: AuditLog | None = None,
+    identity: IdentityStore | None = None,
+    state: StateStore | None = None,
+    access: AccessConfig | None = None,
+) -> RunningHost:
+    """Build the Host and start serving on ``config.client_listen`` and ``runtime_listen``.
+
+    Args:
+        config: The configuration.
+        audit: The audit log (a file under ``data_dir`` when None).
+        identity: Where the gateway looks API keys up (the Host's Identity port when None).
+        state: Where the gateway's rate-limit buckets live (in process memory when None).
+        access: How verified identities map to roles (``config.access`` when None).
+
+    Raises:
+        ConfigurationError: invalid configuration, manifest, certificates or identity settings.
+    """
+    # F1: configuration, then the manifest and the ports.
+    host = await build_host(config, audit=audit, access=access)
+    closers: list[Callable[[], Awaitable[None]]] = []
+    try:
+        mtls, tls_only = _credentials(config)
+        identity, state = _gateway_ports(host, identity, state)
+        gateway = build_gateway(config, identity=identity, state=state, audit=host.audit)
+    except AespError:
+        await host.stop()
+        for close in closers:
+            await close()
+        raise
+    # Interceptor order: (1) TLS 1.3 only, outermost, so a refused connection runs nothing
+    # else; (2) the gateway: authenticate, rate-limit, size. Everything else runs in the core.
+    client_server = _server(config, (RequireTls13Interceptor(), gateway))
     _host_pb2_grpc.add_GridClientServiceServicer_to_server(ClientServicer(host), client_server)
-    runtime_server = _server(config)
+    _identity_pb2_grpc.add_EnterpriseIdentityServiceServicer_to_server(
+        IdentityServicer(host), client_server
+    )
+    _policy_pb2_grpc.add_EnterprisePolicyServiceServicer_to_server(
+        PolicyServicer(host), client_server
+    )
+    runtime_server = _server(config, (RequireTls13Interceptor(),))
     _host_pb2_grpc.add_GridRuntimeServiceServicer_to_server(RuntimeServicer(host), runtime_server)
-    client_port = client_server.add_secure_port(config.client_listen, creds)
-    runtime_port = runtime_server.add_secure_port(config.runtime_listen, creds)
+    certificates = config.gateway.client_certificates
+    client_port = client_server.add_secure_port(
+        config.client_listen, mtls if certificates else tls_only
+    )
+    client_tls_port = 0
+    if config.client_tls_listen:
+        client_tls_port = client_server.add_secure_port(config.client_tls_listen, tls_only)
+    runtime_port = runtime_server.add_secure_port(config.runtime_listen, mtls)
     await client_server.start()
     await runtime_server.start()
-    return RunningHost(host, client_server, runtime_server, client_port, runtime_port)
+    return RunningHost(
+        host,
+        client_server,
+        runtime_server,
+        client_port,
+        runtime_port,
+        client_tls_port=client_tls_port,
+        gateway=gateway,
+        _closers=tuple(closers),
+    )

@@ -1,8 +1,10 @@
-"""Who is calling: the verified certificate of the current RPC, as a core Principal.
+"""Who is calling on the Runtime port: the verified certificate of the RPC, as a Principal.
 
 The TLS handshake has already verified the chain against the Host's CA; this only reads the
 result (SPEC C-2). A certificate without a SPIFFE id of the Host's trust domain yields None,
-and the servicer refuses the call with ``AUTHENTICATION_FAILED``.
+and the servicer refuses the call with ``AUTHENTICATION_FAILED``. The client port
+authenticates in its gateway instead (:mod:`aesp.server.gateway`), which also accepts tokens
+and API keys.
 """
 
 from __future__ import annotations

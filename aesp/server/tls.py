@@ -4,9 +4,11 @@ SPEC C-30 requires TLS 1.3 or newer everywhere and mutual TLS between the Host a
 checklist 142 requires refusing a Runtime connection that has no client certificate, an
 untrusted one, or negotiates below TLS 1.3. grpcio (1.85) gets us most of the way:
 
-* ``server_credentials`` builds ``ssl_server_credentials`` with ``require_client_auth=True``, so
-  a peer without a certificate, or with one that does not chain to our CA, fails the handshake
-  and never reaches a handler.
+* ``server_credentials`` builds ``ssl_server_credentials`` with ``require_client_auth=True`` by
+  default (the Runtime port), so a peer without a certificate, or with one that does not chain
+  to our CA, fails the handshake and never reaches a handler. The client port passes False:
+  clients authenticate with a token, an API key or an optional certificate (C-30), checked by
+  the gateway (:mod:`aesp.server.gateway`).
 * grpcio's Python API has **no minimum-TLS-version setting**; by default the server also accepts
   TLS 1.2. We therefore enforce the version per call: ``RequireTls13Interceptor`` wraps every
   handler and aborts, before any application code runs, any call whose ``auth_context()`` does
@@ -128,13 +130,19 @@ def _check_pair(what: str, cert_pem: bytes, key_pem: bytes) -> None:
         raise ValueError(f"{what} private key does not belong to its certificate")
 
 
-def server_credentials(cert_pem: bytes, key_pem: bytes, ca_pem: bytes) -> grpc.ServerCredentials:
-    """Mutual-TLS server credentials: clients must present a certificate signed by ``ca_pem``.
+def server_credentials(
+    cert_pem: bytes, key_pem: bytes, ca_pem: bytes, *, require_client_auth: bool = True
+) -> grpc.ServerCredentials:
+    """TLS server credentials verifying client certificates against ``ca_pem``.
 
     Args:
         cert_pem: The server certificate (chain), PEM.
         key_pem: The server private key, PEM.
         ca_pem: The CA bundle client certificates must chain to, PEM.
+        require_client_auth: True (mutual TLS, the Runtime port): a peer without a trusted
+            certificate fails the handshake. False (the client port, C-30): a certificate is
+            requested and, if sent, must still chain to ``ca_pem``, but a peer may connect
+            without one and authenticate with a token or API key instead.
 
     Returns:
         Credentials for ``server.add_secure_port``. Combine with ``RequireTls13Interceptor``.
@@ -146,7 +154,7 @@ def server_credentials(cert_pem: bytes, key_pem: bytes, ca_pem: bytes) -> grpc.S
     return grpc.ssl_server_credentials(
         [(key_pem, cert_pem)],
         root_certificates=_require_pem("ca_pem", ca_pem),
-        require_client_auth=True,
+        require_client_auth=require_client_auth,
     )
 
 

@@ -16,7 +16,20 @@ from typing import Any
 from aesp.certs import DevPki, init_dev_pki, issue_into
 from aesp.core.audit import AuditLog
 from aesp.core.config import HostConfig, LimitsConfig, TlsConfig
+from aesp.core.control import AccessConfig
+from aesp.core.rbac import RoleDefinition
 from aesp.server.app import RunningHost, start_host
+
+TEST_ACCESS = AccessConfig(
+    roles=(RoleDefinition("tool-user", ("tool:*:invoke",)),),
+    group_roles={"certificate:client": ("tool-user",), "certificate:runtime": ("tool-user",)},
+    group_clearance={"certificate:client": "RESTRICTED", "certificate:runtime": "RESTRICTED"},
+)
+"""What a test Host grants: every client and runtime certificate of its PKI may call every tool.
+
+Tests of authorisation pass their own :class:`AccessConfig`; a production Host grants nothing
+it is not configured to (``[access]`` in its configuration file).
+"""
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,7 @@ async def local_host(
     runtimes: Sequence[str] = ("example",),
     clients: Sequence[str] = ("demo",),
     pki: DevPki | None = None,
+    access: AccessConfig = TEST_ACCESS,
 ) -> AsyncIterator[HostHandle]:
     """A Host serving ``contracts`` on free loopback ports; stopped on exit."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -91,7 +105,7 @@ async def local_host(
     )
     if limits is not None:
         config = replace(config, limits=limits)
-    running = await start_host(config, audit=audit)
+    running = await start_host(config, audit=audit, access=access)
     try:
         yield HostHandle(running, pki, config)
     finally:

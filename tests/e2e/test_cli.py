@@ -15,6 +15,7 @@ import pytest
 
 from aesp.adm import ToolResult
 from aesp.client import AsyncClient
+from aesp.demo import DEMO_ACCESS
 from aesp.testing.harness import local_host
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,6 +73,7 @@ def test_serve_runtime_and_call_as_separate_processes(tmp_path: Path) -> None:
     (tmp_path / "aesp.toml").write_text(
         f'[host]\nmanifest_path = "{EXAMPLES / "manifest.json"}"\n'
         f'client_listen = "127.0.0.1:{client_port}"\nruntime_listen = "127.0.0.1:{runtime_port}"\n'
+        + DEMO_ACCESS
     )
     procs: list[subprocess.Popen[str]] = []
     try:

@@ -11,12 +11,14 @@ from typing import Any
 from aesp.core.ports.identity import IdentityStore
 from aesp.core.ports.policy import PolicyStore
 from aesp.core.ports.rbac import RoleStore
+from aesp.core.ports.state import StateStore
 from aesp.core.ports.tenancy import TenantRegistry
 from aesp.core.registry import AdapterRegistry
 from aesp.hookspecs import hookimpl
 from aesp_local.identity import SqliteIdentityStore
 from aesp_local.policies import SqlitePolicyStore
 from aesp_local.roles import SqliteRoleStore
+from aesp_local.state import MemoryStateStore
 from aesp_local.tenancy import SqliteTenantRegistry
 
 DISTRIBUTION = "aesp-local"
@@ -34,6 +36,8 @@ def aesp_register_adapters(registry: AdapterRegistry) -> None:
         IdentityStore: lambda c: SqliteIdentityStore(_file(c, "identity.sqlite3")),
         RoleStore: lambda c: SqliteRoleStore(_file(c, "roles.sqlite3")),
         PolicyStore: lambda c: SqlitePolicyStore(_file(c, "policies.sqlite3")),
+        # One Host process shares nothing, so its buckets live in memory (DESIGN §5, §10).
+        StateStore: lambda _c: MemoryStateStore(),
     }
     for port, factory in factories.items():
         registry.add(port=port, profile="local", factory=factory, distribution=DISTRIBUTION)

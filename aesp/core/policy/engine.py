@@ -219,8 +219,10 @@ class PolicySet:
             if p.actions is None or action in p.actions
         )
 
-    def _bucket(self, tenant_id: str, tool: str, action: str) -> _Bucket:
+    def _bucket(self, tenant_id: str, tool: str, action: str, without_args: bool) -> _Bucket:
         picked = self.applicable(tenant_id, tool, action)
+        if without_args:
+            picked = tuple(p for p in picked if not reads_args(p))
         needs = Needs.none()
         schemas: dict[str, Mapping[str, Any]] = {}
         for policy in picked:
@@ -234,8 +236,12 @@ class PolicySet:
             coercers=coercers_for(schemas),
         )
 
-    def evaluate(self, activation: Activation) -> PolicyOutcome:
+    def evaluate(self, activation: Activation, *, without_args: bool = False) -> PolicyOutcome:
         """Decide one call that RBAC already allowed (items 160, 161, 186; C-33).
+
+        With ``without_args`` the policies that read ``request.args`` are left out: that is the
+        question "could this caller call this tool at all?" asked when listing tools, where no
+        arguments exist yet. Every other policy decides exactly as it does for a call.
 
         Steps:
             (1) Select the applicable policies from the index (tenant + platform, tool + ``*``,
@@ -251,7 +257,9 @@ class PolicySet:
         """
         start = self._clock()
         # (1): only what applies; tenant B's policies are not in tenant A's buckets (186).
-        bucket = self._bucket_cached(activation.tenant_id, activation.tool, activation.action)
+        bucket = self._bucket_cached(
+            activation.tenant_id, activation.tool, activation.action, without_args
+        )
         total = len(bucket.deny) + len(bucket.audit) + len(bucket.allow)
         if total == 0:
             return self._no_policy(activation)
@@ -360,6 +368,14 @@ class PolicySet:
             evaluated=tuple(evaluated),
             set_version=self.version,
         )
+
+
+def reads_args(policy: CompiledPolicy) -> bool:
+    """Whether the policy's condition reads the call's arguments (or the whole request)."""
+    return any(
+        b.root == "request" and (not b.path or b.path[0] == "args")
+        for b in policy.needs.bindings.values()
+    )
 
 
 def _short(exc: Exception) -> str:

@@ -1,7 +1,9 @@
 """GridClientService: the client-facing edge. Converts, calls the pipeline, converts back.
 
-No authorisation or business logic lives here (STYLE convention 8); the only decision made
-here is authentication (the verified certificate), which the pipeline then relies on.
+No authorisation or business logic lives here (STYLE convention 8). Authentication happened in
+the gateway (:mod:`aesp.server.gateway`) before the method runs: each method starts with
+:func:`~aesp.server.gateway.admitted`, which returns the verified principal or raises the
+gateway's refusal, answered in-band like every other refusal (the gateway has audited it).
 """
 
 from __future__ import annotations
@@ -10,17 +12,15 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from aesp.core.audit import AuditEvent
 from aesp.core.errors import AespError
 from aesp.core.host import Host
-from aesp.core.ids import accept_correlation_id
 from aesp.core.principal import Principal
 from aesp.proto.altar.aesp.v1 import host_pb2 as _host_pb2
 from aesp.proto.altar.aesp.v1 import host_pb2_grpc as _host_pb2_grpc
 from aesp.proto.altar.grid.v1 import grid_pb2 as _grid_pb2
 from aesp.server import convert
-from aesp.server.auth import authenticate
 from aesp.server.errors import enhanced_error
+from aesp.server.gateway import admitted, correlation_id, current_admission
 
 _AuthorizeStatus = _grid_pb2.AuthorizeToolCallResponse
 _LogStatus = _grid_pb2.LogToolResultResponse
@@ -32,23 +32,6 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
     def __init__(self, host: Host) -> None:
         self._host = host
         self._pipeline = host.pipeline
-        self._trust_domain = host.config.trust_domain
-
-    async def _principal(self, context: grpc.aio.ServicerContext, correlation_id: str) -> Principal:
-        try:
-            return authenticate(context, self._trust_domain)[0]
-        except AespError:
-            await self._host.audit.append(
-                AuditEvent(
-                    event_type="AUTHENTICATION_FAILURE",
-                    outcome="DENIED",
-                    action="authenticate",
-                    correlation_id=correlation_id,
-                    source_ip=context.peer(),
-                    metadata={"reason": "no SPIFFE id of this trust domain"},
-                )
-            )
-            raise
 
     async def _refuse(
         self,
@@ -59,7 +42,14 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
         session_id: str = "",
         tool_name: str = "",
     ) -> _grid_pb2.EnhancedError:
-        """Audit a refusal not yet audited (e.g. a malformed envelope) and build its wire form."""
+        """Audit a refusal not yet audited (e.g. a malformed envelope) and build its wire form.
+
+        A gateway refusal is already audited; when the gateway knew the caller (a rate limit,
+        an oversized request) the error still names its principal and tenant (item 141).
+        """
+        if principal is None:
+            verdict = current_admission()
+            principal = verdict.principal if verdict is not None else None
         await self._pipeline.record_refusal(event_type, principal, exc, cid)
         return _err(exc, cid, principal, session_id, tool_name)
 
@@ -67,10 +57,10 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
         self, request: _grid_pb2.CreateSession, context: grpc.aio.ServicerContext
     ) -> _grid_pb2.CreateSessionResponse:
         """Create a session for the verified caller; identity sent in the request is ignored."""
-        cid = accept_correlation_id("")
+        cid = correlation_id()
         principal: Principal | None = None
         try:
-            principal = await self._principal(context, cid)
+            principal = admitted()
             session = await self._pipeline.create_session(
                 principal,
                 ttl_seconds=request.ttl_seconds,
@@ -89,10 +79,10 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
         self, request: _grid_pb2.DestroySession, context: grpc.aio.ServicerContext
     ) -> _grid_pb2.DestroySessionResponse:
         """Destroy a session (C-46)."""
-        cid = accept_correlation_id("")
+        cid = correlation_id()
         principal: Principal | None = None
         try:
-            principal = await self._principal(context, cid)
+            principal = admitted()
             await self._pipeline.destroy_session(
                 principal, request.session_id, force=request.force, correlation_id=cid
             )
@@ -109,11 +99,11 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
         self, request: _host_pb2.ListToolsRequest, context: grpc.aio.ServicerContext
     ) -> _host_pb2.ListToolsResponse:
         """The tools the caller may call in the session."""
-        cid = accept_correlation_id(request.correlation_id)
+        cid = correlation_id(request.correlation_id)
         principal: Principal | None = None
         try:
-            principal = await self._principal(context, cid)
-            tools = self._pipeline.list_tools(principal, request.session_id)
+            principal = admitted()
+            tools = await self._pipeline.list_tools(principal, request.session_id, cid)
         except AespError as exc:
             return _host_pb2.ListToolsResponse(
                 error=await self._refuse("TOOL_LIST", exc, cid, principal, request.session_id),
@@ -127,10 +117,10 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
         self, request: _grid_pb2.ToolCall, context: grpc.aio.ServicerContext
     ) -> _host_pb2.ToolCallResponse:
         """A governed synchronous call (C-13: the tool's result, or the Host's error)."""
-        cid = accept_correlation_id(request.correlation_id)
+        cid = correlation_id(request.correlation_id)
         principal: Principal | None = None
         try:
-            principal = await self._principal(context, cid)
+            principal = admitted()
             req = convert.call_request(
                 session_id=request.session_id,
                 call=request.call,
@@ -162,11 +152,11 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
         self, request: _grid_pb2.ToolCall, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[_grid_pb2.StreamChunk]:
         """A governed streaming call; a refusal is one final chunk carrying the error (C-12)."""
-        cid = accept_correlation_id(request.correlation_id)
+        cid = correlation_id(request.correlation_id)
         principal: Principal | None = None
         chunk_id = 0
         try:
-            principal = await self._principal(context, cid)
+            principal = admitted()
             req = convert.call_request(
                 session_id=request.session_id,
                 call=request.call,
@@ -212,10 +202,10 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
         self, request: _grid_pb2.AuthorizeToolCallRequest, context: grpc.aio.ServicerContext
     ) -> _grid_pb2.AuthorizeToolCallResponse:
         """Governed local dispatch, step 1: authorise (F6)."""
-        cid = accept_correlation_id(request.correlation_id)
+        cid = correlation_id(request.correlation_id)
         principal: Principal | None = None
         try:
-            principal = await self._principal(context, cid)
+            principal = admitted()
             req = convert.call_request(
                 session_id=request.session_id,
                 call=request.call,
@@ -253,10 +243,10 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
         self, request: _grid_pb2.LogToolResultRequest, context: grpc.aio.ServicerContext
     ) -> _grid_pb2.LogToolResultResponse:
         """Governed local dispatch, step 2: record the result (F6 steps 7-9)."""
-        cid = accept_correlation_id(request.correlation_id)
+        cid = correlation_id(request.correlation_id)
         principal: Principal | None = None
         try:
-            principal = await self._principal(context, cid)
+            principal = admitted()
             if not request.HasField("result"):
                 raise convert.ValidationError("MALFORMED_REQUEST", "The request has no 'result'.")
             await self._pipeline.log_result(

@@ -25,13 +25,14 @@ import grpc.aio
 from aesp.certs import DevPki
 from aesp.core.audit import AuditEvent
 from aesp.core.config import BreakerConfig, HostConfig, LimitsConfig, TlsConfig
+from aesp.core.control import AccessConfig
 from aesp.core.errors import REGISTRY
 from aesp.proto.altar.adm.v1 import adm_pb2
 from aesp.proto.altar.aesp.v1 import host_pb2, host_pb2_grpc
 from aesp.proto.altar.grid.v1 import grid_pb2
 from aesp.server.app import start_host
 from aesp.server.tls import channel_credentials
-from aesp.testing.harness import HostHandle, write_manifest
+from aesp.testing.harness import TEST_ACCESS, HostHandle, write_manifest
 
 REPO = Path(__file__).resolve().parents[3]
 RUNTIME_TOOLS = REPO / "tests" / "e2e" / "runtime_tools.py"
@@ -91,6 +92,7 @@ async def grid_host(
     breaker: BreakerConfig | None = None,
     client_port: int = 0,
     runtime_port: int = 0,
+    access: AccessConfig = TEST_ACCESS,
 ) -> AsyncIterator[HostHandle]:
     """A Host on loopback serving ``contracts``; stopped on exit."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -107,7 +109,7 @@ async def grid_host(
     )
     if breaker is not None:
         config = replace(config, breaker=breaker)
-    running = await start_host(config)
+    running = await start_host(config, access=access)
     try:
         yield HostHandle(running, pki, config)
     finally:

@@ -1,0 +1,65 @@
+"""The local State port passes the kit, and its memory stays bounded."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aesp_local.state import MemoryStateStore
+
+from aesp.core.ports.state import BucketSpec
+from aesp.testing.conformance.state import T0, AbstractStateStoreConformance
+
+SPEC = BucketSpec(rate_per_s=10.0, burst=2)
+
+
+class TestMemoryStateStore(AbstractStateStoreConformance):
+    @pytest.fixture
+    async def port(self) -> AsyncIterator[MemoryStateStore]:
+        store = MemoryStateStore()
+        yield store
+        await store.close()
+
+
+async def test_full_buckets_are_evicted_at_the_bound_and_drained_ones_kept() -> None:
+    store = MemoryStateStore(max_keys=4)
+    await store.take("drained", SPEC, now_ms=T0, cost=2)
+    for i in range(3):
+        await store.take(f"idle-{i}", SPEC, now_ms=T0)  # one token left each
+    assert len(store) == 4
+    await store.take("new", SPEC, now_ms=T0 + 100)  # idle-* refilled to full by now
+    assert len(store) == 2
+    assert await store.take("drained", SPEC, now_ms=T0 + 100) == 0
+    assert await store.take("drained", SPEC, now_ms=T0 + 100) == 100  # its state was kept
+
+
+async def test_the_bound_holds_even_when_no_bucket_is_full() -> None:
+    store = MemoryStateStore(max_keys=10)
+    for i in range(50):
+        await store.take(f"k{i}", SPEC, now_ms=T0, cost=2)
+        assert len(store) <= 10
+    assert await store.take("k49", SPEC, now_ms=T0) == 100  # the most recent key survived
+
+
+async def test_idle_full_buckets_are_swept_below_the_bound_too() -> None:
+    store = MemoryStateStore(max_keys=1000, sweep_interval_ms=1000)
+    for i in range(20):
+        await store.take(f"k{i}", SPEC, now_ms=T0)
+    assert len(store) == 20
+    await store.take("late", SPEC, now_ms=T0 + 1000)
+    assert len(store) == 1
+
+
+@pytest.mark.parametrize(
+    ("spec", "cost"),
+    [(BucketSpec(0.0, 1), 1), (BucketSpec(1.0, 0), 1), (BucketSpec(1.0, 1), 0)],
+    ids=["zero-rate", "zero-burst", "zero-cost"],
+)
+async def test_an_unusable_bucket_is_a_programming_error(spec: BucketSpec, cost: int) -> None:
+    with pytest.raises(ValueError, match="positive"):
+        await MemoryStateStore().take("k", spec, now_ms=T0, cost=cost)
+
+
+def test_the_store_refuses_a_zero_bound() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        MemoryStateStore(max_keys=0)
