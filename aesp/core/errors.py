@@ -81,6 +81,7 @@ REGISTRY: Mapping[str, CodeInfo] = {
         "INVALID_STATE",
         "FEATURE_UNAVAILABLE",
         "PROTOCOL_VIOLATION",
+        "NOT_FOUND",  # AESP extension: an admin request names an object its tenant lacks
     ),
     **_codes(
         Category.RUNTIME,

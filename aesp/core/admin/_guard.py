@@ -36,7 +36,7 @@ from typing import Final, Generic, TypeVar
 
 from aesp.core.audit import AuditEvent
 from aesp.core.control import ControlPlane
-from aesp.core.errors import AespError, AuthorizationError, StateError
+from aesp.core.errors import AespError, AuthorizationError, ValidationError
 from aesp.core.principal import Principal
 from aesp.core.security import SecurityContext
 
@@ -54,7 +54,7 @@ T = TypeVar("T")
 
 ALL_TENANTS: Final = "*"  # explicit platform scope; see the module docstring
 ADMIN_QUERY: Final = "ADMIN_QUERY"  # event type of reads and simulations (nothing changed)
-NOT_FOUND_CODE: Final = "INVALID_STATE"  # C-14 has no generic NOT_FOUND; see not_found()
+NOT_FOUND_CODE: Final = "NOT_FOUND"  # an AESP extension code (docs/protocol-decisions.md)
 AUDIT_TEXT: Final = 300  # characters of a free-text field kept in an audit event
 
 
@@ -68,10 +68,10 @@ def not_found(kind: str, name: str, tenant_id: str, *, field_name: str) -> AespE
 
     The same error whether the object exists in another tenant or nowhere, so the answer
     reveals nothing about other tenants (SPEC §3.14 rule 8). C-14 has no generic not-found
-    code; :data:`NOT_FOUND_CODE` with ``details.reason = NOT_FOUND`` is used until it gets one.
+    code, so the Host adds ``NOT_FOUND`` (docs/protocol-decisions.md).
     """
     scope = f"tenant '{tenant_id}'" if tenant_id else "the platform scope"
-    return StateError(
+    return ValidationError(
         NOT_FOUND_CODE,
         f"{scope[0].upper()}{scope[1:]} has no {kind} '{clip(name, 128)}'.",
         details={"reason": "NOT_FOUND", "field": field_name},

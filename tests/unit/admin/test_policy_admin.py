@@ -331,7 +331,7 @@ async def test_evaluate_user_facts_come_from_the_host_not_the_request(admin: Adm
     ("request_", "code"),
     [
         (EvaluationRequest(resource="tool:nothing"), "UNSUPPORTED_TOOL"),
-        (EvaluationRequest(resource="transfer", principal_id="oidc|x|ghost"), "INVALID_STATE"),
+        (EvaluationRequest(resource="transfer", principal_id="oidc|x|ghost"), "NOT_FOUND"),
         (EvaluationRequest(resource="transfer", context={"time": "noon"}), "MALFORMED_REQUEST"),
     ],
 )
