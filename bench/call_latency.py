@@ -431,6 +431,26 @@ def report(governed: Variant, passthrough: Variant) -> str:
 # --------------------------------------------------------------------------- set-up
 
 
+# The governed Host decides RBAC for every call: the bench client holds one role. The
+# gateway's rate limits still take a token per call, with buckets large enough never to refuse.
+BENCH_ACCESS = """
+[gateway]
+principal_rate_per_s = 1000000.0
+principal_burst = 1000000
+tenant_rate_per_s = 1000000.0
+tenant_burst = 1000000
+
+[access]
+[access.group_roles]
+"certificate:client" = ["bench"]
+[access.group_clearance]
+"certificate:client" = "INTERNAL"
+[[access.roles]]
+name = "bench"
+permissions = ["tool:echo:invoke"]
+"""
+
+
 def _write_host_files(root: Path, pki: Path) -> Path:
     manifest = root / "manifest.json"
     manifest.write_text(
@@ -454,7 +474,8 @@ def _write_host_files(root: Path, pki: Path) -> Path:
                 f'key = "{pki / "host.key"}"',
                 "",
             ]
-        ),
+        )
+        + BENCH_ACCESS,
         encoding="utf-8",
     )
     return config
