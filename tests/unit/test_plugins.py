@@ -7,9 +7,14 @@ from typing import Any
 
 import pytest
 
-from aesp.core.config import HostConfig
+from aesp.core.config import HostConfig, ProfileConfig
 from aesp.core.errors import ConfigurationError
+from aesp.core.host import build_control_ports
 from aesp.core.plugins import build_ports, check_required, installed_profiles, load_registry
+from aesp.core.ports.identity import IdentityStore
+from aesp.core.ports.policy import PolicyStore
+from aesp.core.ports.rbac import RoleStore
+from aesp.core.ports.state import StateStore
 from aesp.core.ports.tenancy import TenantRegistry
 from aesp.core.registry import AdapterRegistry
 from aesp.hookspecs import hookimpl
@@ -95,3 +100,40 @@ async def test_build_ports_from_the_local_profile(tmp_path: Path) -> None:
     assert isinstance(ports["tenancy"], TenantRegistry)
     await ports["tenancy"].close()
     assert (tmp_path / "tenants.sqlite3").is_file()
+
+
+async def test_the_host_builds_every_control_port_from_its_profile(tmp_path: Path) -> None:
+    ports = await build_control_ports(HostConfig(data_dir=tmp_path))
+    try:
+        assert isinstance(ports.identity, IdentityStore)
+        assert isinstance(ports.roles, RoleStore)
+        assert isinstance(ports.policies, PolicyStore)
+        assert isinstance(ports.state, StateStore)
+    finally:
+        for port in (ports.identity, ports.roles, ports.policies, ports.tenants, ports.state):
+            await port.close()
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["identity.sqlite3", "policies.sqlite3", "roles.sqlite3", "tenants.sqlite3"]
+
+
+@pytest.mark.parametrize(
+    ("profile", "message"),
+    [
+        (
+            ProfileConfig(default="aws"),
+            r"Profile 'aws' is not installed; install aesp-aws \(installed profiles: local\)",
+        ),
+        (
+            ProfileConfig(default="local", state="memory"),
+            r"Profile 'memory' is not installed; install aesp-memory ",
+        ),
+    ],
+)
+async def test_an_unknown_profile_stops_the_host_with_one_line(
+    tmp_path: Path, profile: ProfileConfig, message: str
+) -> None:
+    config = HostConfig(data_dir=tmp_path, profile=profile)
+    with pytest.raises(ConfigurationError, match=message) as info:
+        await build_control_ports(config)
+    assert "\n" not in info.value.message
+    assert info.value.code == "INVALID_CONFIG"
