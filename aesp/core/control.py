@@ -67,6 +67,23 @@ class ControlPorts:
 
 
 @dataclass(frozen=True, slots=True)
+class CallFacts:
+    """What a policy may read about the call itself (C-33 ``request.args``/``session``/``action``).
+
+    Attributes:
+        args: The parsed arguments, already checked against the contract's schema.
+        session_id: The session.
+        session_expires_at_ms: Its expiry.
+        action: The action (``invoke``).
+    """
+
+    args: Any = None
+    session_id: str = ""
+    session_expires_at_ms: int = 0
+    action: str = "invoke"
+
+
+@dataclass(frozen=True, slots=True)
 class CallDecision:
     """The RBAC and policy decision for one call (never a bare bool, STYLE 11).
 
@@ -414,11 +431,8 @@ class ControlPlane:
         self,
         ctx: SecurityContext,
         contract: ToolContract,
+        facts: CallFacts | None = None,
         *,
-        args: Any = None,
-        session_id: str = "",
-        session_expires_at_ms: int = 0,
-        action: str = "invoke",
         listing: bool = False,
     ) -> CallDecision:
         """RBAC, clearance and classification, then CEL policy (SPEC §3.19 steps 5-6).
@@ -426,26 +440,14 @@ class ControlPlane:
         Args:
             ctx: The caller.
             contract: The Host's contract.
-            args: The parsed arguments (already checked against the contract's schema).
-            session_id: The session, for ``request.session``.
-            session_expires_at_ms: Its expiry.
-            action: The action (``invoke``).
+            facts: The call's arguments and session (none when listing).
             listing: Decide whether the tool is listed: policies that read the arguments are
                 left out, every other rule is the same as for a call.
         """
-        decision = self.rbac.current.check_contract(ctx, contract)
+        decision = self.check_rbac(ctx, contract)
         if not decision.allowed:
             return CallDecision(decision, None)
-        outcome = self.evaluate_policies(
-            ctx,
-            contract,
-            args=args,
-            session_id=session_id,
-            session_expires_at_ms=session_expires_at_ms,
-            action=action,
-            listing=listing,
-        )
-        return CallDecision(decision, outcome)
+        return CallDecision(decision, self.evaluate_policies(ctx, contract, facts, listing=listing))
 
     def check_rbac(self, ctx: SecurityContext, contract: ToolContract) -> Decision:
         """The RBAC step alone (SPEC §3.19 step 5): roles, permissions, clearance, level."""
@@ -455,11 +457,8 @@ class ControlPlane:
         self,
         ctx: SecurityContext,
         contract: ToolContract,
+        facts: CallFacts | None = None,
         *,
-        args: Any = None,
-        session_id: str = "",
-        session_expires_at_ms: int = 0,
-        action: str = "invoke",
         listing: bool = False,
     ) -> PolicyOutcome:
         """The policy step alone (SPEC §3.19 step 6), for a call RBAC allowed."""
@@ -477,27 +476,11 @@ class ControlPlane:
             return PolicyOutcome(
                 Verdict.ALLOW, "", "No policy applies.", set_version=policy_set.version
             )
-        return policy_set.evaluate(
-            self.activation(
-                ctx,
-                contract,
-                args=args,
-                session_id=session_id,
-                session_expires_at_ms=session_expires_at_ms,
-                action=action,
-            ),
-            without_args=listing,
-        )
+        activation = self.activation(ctx, contract, facts or CallFacts())
+        return policy_set.evaluate(activation, without_args=listing)
 
     def activation(
-        self,
-        ctx: SecurityContext,
-        contract: ToolContract,
-        *,
-        args: Any = None,
-        session_id: str = "",
-        session_expires_at_ms: int = 0,
-        action: str = "invoke",
+        self, ctx: SecurityContext, contract: ToolContract, facts: CallFacts
     ) -> Activation:
         """The C-33 activation of a call, from the context and the Host's contract only."""
         tenant = self._tenants.get(ctx.tenant_id)
@@ -521,9 +504,9 @@ class ControlPlane:
                 risk=contract.risk_assessment,
                 compliance_tags=contract.compliance_tags,
             ),
-            action=action,
-            args=args if isinstance(args, Mapping) else {},
-            session=SessionFacts(id=session_id, expires_at_ms=session_expires_at_ms),
+            action=facts.action,
+            args=facts.args if isinstance(facts.args, Mapping) else {},
+            session=SessionFacts(id=facts.session_id, expires_at_ms=facts.session_expires_at_ms),
             organization=dict(tenant.metadata) if tenant is not None else {},
         )
 

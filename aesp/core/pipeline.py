@@ -20,7 +20,7 @@ from aesp.core.audit import AuditEvent, AuditLog
 from aesp.core.breaker import OPEN_IMMEDIATELY
 from aesp.core.config import HostConfig
 from aesp.core.contracts import ToolContract
-from aesp.core.control import ControlPlane
+from aesp.core.control import CallFacts, ControlPlane
 from aesp.core.errors import (
     AespError,
     Category,
@@ -665,11 +665,7 @@ class Pipeline:
         rbac.raise_if_denied()
         self._check_args(contract, args, req)
         outcome = self._control.evaluate_policies(
-            ctx,
-            contract,
-            args=args,
-            session_id=session.session_id,
-            session_expires_at_ms=session.expires_at_ms,
+            ctx, contract, CallFacts(args, session.session_id, session.expires_at_ms)
         )
         outcome.raise_if_denied()
         governance = {

@@ -15,7 +15,7 @@ import pytest
 
 from aesp.core.audit import MemoryAuditLog
 from aesp.core.contracts import ToolContract
-from aesp.core.control import PLATFORM_PERMISSION, AccessConfig, ControlPlane
+from aesp.core.control import PLATFORM_PERMISSION, AccessConfig, CallFacts, ControlPlane
 from aesp.core.errors import AespError
 from aesp.core.manifest import ManifestStore, parse_manifest
 from aesp.core.policy import Effect, PolicyDefinition
@@ -248,8 +248,8 @@ async def test_item_160_deny_policy_blocks_with_policy_violation(plane: ControlP
     await add_policy(plane, "request.args.amount > 1000", Effect.DENY)
     ctx = await finance_ctx(plane)
     transfer = contract(plane, "transfer")
-    assert plane.authorize(ctx, transfer, args={"amount": 5, "to": "x"}).allowed
-    denied = plane.authorize(ctx, transfer, args={"amount": 5000, "to": "x"})
+    assert plane.authorize(ctx, transfer, CallFacts(args={"amount": 5, "to": "x"})).allowed
+    denied = plane.authorize(ctx, transfer, CallFacts(args={"amount": 5000, "to": "x"}))
     assert denied.policy is not None
     assert (denied.policy.code, denied.policy.denied_by) == ("POLICY_VIOLATION", "p1")
     with pytest.raises(AespError) as info:
@@ -260,7 +260,9 @@ async def test_item_160_deny_policy_blocks_with_policy_violation(plane: ControlP
 async def test_item_161_audit_policy_lets_the_call_through_and_reports(plane: ControlPlane) -> None:
     await add_policy(plane, "request.args.amount > 10", Effect.AUDIT)
     decision = plane.authorize(
-        await finance_ctx(plane), contract(plane, "transfer"), args={"amount": 50, "to": "x"}
+        await finance_ctx(plane),
+        contract(plane, "transfer"),
+        CallFacts(args={"amount": 50, "to": "x"}),
     )
     assert decision.allowed
     assert decision.policy is not None and decision.policy.audits == ("p1",)
@@ -269,7 +271,9 @@ async def test_item_161_audit_policy_lets_the_call_through_and_reports(plane: Co
 async def test_item_161_evaluation_error_fails_closed(plane: ControlPlane) -> None:
     await add_policy(plane, "request.args.amount / 0 > 1", Effect.DENY)
     decision = plane.authorize(
-        await finance_ctx(plane), contract(plane, "transfer"), args={"amount": 50, "to": "x"}
+        await finance_ctx(plane),
+        contract(plane, "transfer"),
+        CallFacts(args={"amount": 50, "to": "x"}),
     )
     assert decision.policy is not None
     assert decision.policy.code == "POLICY_EVALUATION_FAILED"
@@ -278,9 +282,11 @@ async def test_item_161_evaluation_error_fails_closed(plane: ControlPlane) -> No
 async def test_item_186_policies_are_per_tenant(plane: ControlPlane) -> None:
     await add_policy(plane, "true", Effect.DENY, tenant_id="globex")
     args = {"amount": 1, "to": "x"}
-    assert plane.authorize(await finance_ctx(plane), contract(plane, "transfer"), args=args).allowed
+    assert plane.authorize(
+        await finance_ctx(plane), contract(plane, "transfer"), CallFacts(args=args)
+    ).allowed
     globex = await finance_ctx(plane, "globex")
-    assert not plane.authorize(globex, contract(plane, "transfer"), args=args).allowed
+    assert not plane.authorize(globex, contract(plane, "transfer"), CallFacts(args=args)).allowed
 
 
 async def test_listing_uses_the_same_decision_without_argument_policies(
@@ -308,7 +314,7 @@ async def test_a_policy_broken_by_a_contract_change_fails_closed(plane: ControlP
         if plane.broken_policies:
             break
     decision = plane.authorize(
-        await finance_ctx(plane), contract(plane, "transfer"), args={"q": "x"}
+        await finance_ctx(plane), contract(plane, "transfer"), CallFacts(args={"q": "x"})
     )
     assert decision.policy is not None
     assert decision.policy.code == "POLICY_EVALUATION_FAILED"
