@@ -17,6 +17,7 @@ from aesp.core.admin import (
     PolicyTestCase,
 )
 from aesp.core.audit import AuditEvent
+from aesp.core.control import CallFacts
 from aesp.core.errors import AespError
 from aesp.core.policy import PolicyDefinition
 from aesp.core.security import SecurityContext
@@ -58,7 +59,9 @@ async def enforced(admin: Admin, ctx: SecurityContext, amount: int) -> str:
     """The code the Host's policy set gives a transfer of ``amount`` now (``""`` = allowed)."""
     contract = admin.plane._manifest.current.get("transfer")  # noqa: SLF001 - the test's manifest
     assert contract is not None
-    outcome = admin.plane.evaluate_policies(ctx, contract, args={"amount": amount, "to": "x"})
+    outcome = admin.plane.evaluate_policies(
+        ctx, contract, CallFacts(args={"amount": amount, "to": "x"})
+    )
     return outcome.code
 
 
