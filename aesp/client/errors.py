@@ -220,7 +220,13 @@ _FAMILIES: tuple[tuple[type[AespClientError], tuple[str, ...]], ...] = (
     ),
     (
         InvalidArguments,
-        ("SCHEMA_VIOLATION", "INVALID_TOOL_ARGS", "MALFORMED_REQUEST", "MESSAGE_TOO_LARGE"),
+        (
+            "SCHEMA_VIOLATION",
+            "INVALID_TOOL_ARGS",
+            "MALFORMED_REQUEST",
+            "MESSAGE_TOO_LARGE",
+            "NOT_FOUND",
+        ),
     ),
     (SessionError, ("INVALID_SESSION", "SESSION_INVALID", "SESSION_EXPIRED")),
     (

@@ -1,4 +1,4 @@
-"""Audit events and the port the pipeline writes them through.
+"""Audit events and the realisations of the port the pipeline writes them through.
 
 The pipeline records every refusal and every call's start and completion. ``append`` with
 ``durable=True`` returns only once the event is on stable storage: the START record of a call
@@ -8,6 +8,10 @@ refused with ``AUDIT_REQUIREMENT_NOT_MET``.
 :class:`FileAuditLog` is the embedded realisation: an append-only JSON-lines file with group
 commit (one ``fsync`` covers every event appended while the previous batch was being written).
 The verifiable Merkle log of DESIGN §8 is built on this port.
+
+The Protocols (:class:`AuditLog`, and the query side :class:`AuditQuery` / :class:`AuditIndex`
+with :class:`AuditFilter`) live in :mod:`aesp.core.ports.audit` and are re-exported here, so
+``from aesp.core.audit import AuditLog`` keeps working.
 """
 
 from __future__ import annotations
@@ -22,10 +26,23 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 from aesp.core.errors import AespError
 from aesp.core.ids import now_ms
+from aesp.core.ports._paging import Page, page_limit
+from aesp.core.ports.audit import AuditFilter, AuditIndex, AuditLog, AuditQuery
+
+__all__ = [
+    "OUTCOMES",
+    "AuditEvent",
+    "AuditFilter",
+    "AuditIndex",
+    "AuditLog",
+    "AuditQuery",
+    "FileAuditLog",
+    "MemoryAuditLog",
+    "page_in_append_order",
+]
 
 OUTCOMES = ("SUCCESS", "FAILURE", "DENIED", "ERROR")  # C-34
 
@@ -83,35 +100,6 @@ def _event_ids() -> Iterator[str]:
 
 
 _EVENT_IDS = _event_ids()
-
-
-@runtime_checkable
-class AuditLog(Protocol):
-    """Append-only audit storage.
-
-    Implementations never update or delete an event. ``append`` must be safe to call
-    concurrently from many calls.
-    """
-
-    async def append(self, event: AuditEvent, *, durable: bool = False) -> None:
-        """Record ``event``.
-
-        Args:
-            event: The event.
-            durable: Return only after the event is on stable storage.
-
-        Raises:
-            AespError: ``AUDIT_REQUIREMENT_NOT_MET`` when the event cannot be recorded.
-        """
-        ...
-
-    def events(self) -> Sequence[AuditEvent]:
-        """Events recorded by this process, oldest first (for operators' and tests' queries)."""
-        ...
-
-    async def close(self) -> None:
-        """Flush and release the storage."""
-        ...
 
 
 class FileAuditLog:
@@ -212,7 +200,11 @@ class FileAuditLog:
 
 
 class MemoryAuditLog:
-    """In-memory audit log for tests and embedded use; ``durable`` is trivially satisfied."""
+    """In-memory audit log for tests and embedded use; ``durable`` is trivially satisfied.
+
+    It is also an :class:`AuditQuery` over everything appended, so tests of the query API need
+    no separate index.
+    """
 
     def __init__(self) -> None:
         self._events: list[AuditEvent] = []
@@ -225,5 +217,52 @@ class MemoryAuditLog:
         """Every event, oldest first."""
         return tuple(self._events)
 
+    async def query(
+        self, flt: AuditFilter, *, limit: int = 0, cursor: str = ""
+    ) -> Page[AuditEvent]:
+        """A page of the selected events in append order (see :class:`AuditQuery`).
+
+        Raises:
+            ValueError: ``cursor`` was not returned by this log.
+        """
+        return page_in_append_order(self._events, flt, limit=limit, cursor=cursor)
+
+    async def count(self, flt: AuditFilter) -> int:
+        """How many events ``flt`` selects."""
+        return sum(1 for event in self._events if flt.matches(event))
+
     async def close(self) -> None:
         """Nothing to release."""
+
+
+def page_in_append_order(
+    events: Sequence[AuditEvent], flt: AuditFilter, *, limit: int, cursor: str
+) -> Page[AuditEvent]:
+    """One page of ``events`` (an append-only list) selected by ``flt``.
+
+    The cursor is the list position after the last returned event. Why a position: the list
+    only ever grows at the end, so positions never move and an event appended while a caller
+    pages lands after every cursor already issued, which is the no-gap, no-repeat promise of
+    :class:`AuditQuery`.
+
+    Raises:
+        ValueError: ``cursor`` is not a position in ``events``.
+    """
+    size = page_limit(limit)
+    items: list[AuditEvent] = []
+    after_last = _position(cursor, len(events))
+    for position in range(after_last, len(events)):
+        if flt.matches(events[position]):
+            if len(items) == size:
+                return Page(items, str(after_last))
+            items.append(events[position])
+            after_last = position + 1
+    return Page(items, "")
+
+
+def _position(cursor: str, length: int) -> int:
+    if not cursor:
+        return 0
+    if cursor.isdigit() and cursor.isascii() and int(cursor) <= length:
+        return int(cursor)
+    raise ValueError(f"cursor {cursor!r} was not returned by query")

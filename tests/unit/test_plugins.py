@@ -137,3 +137,20 @@ async def test_an_unknown_profile_stops_the_host_with_one_line(
         await build_control_ports(config)
     assert "\n" not in info.value.message
     assert info.value.code == "INVALID_CONFIG"
+
+
+async def test_the_local_profile_realises_every_port(tmp_path: Path) -> None:
+    """aesp-local is the embedded default: every port of DESIGN §5 on SQLite or memory."""
+    import aesp.core.ports as ports_module
+
+    registry = load_registry(["local"])
+    config = HostConfig(data_dir=tmp_path)
+    for name in ports_module.__all__:
+        port = getattr(ports_module, name)
+        if name in ("AuditLog", "AuditQuery"):
+            continue  # AuditLog is the core's durable buffer; AuditIndex realises AuditQuery
+        built = await registry.build(port, "local", config)
+        try:
+            assert isinstance(built, port), name
+        finally:
+            await built.close()

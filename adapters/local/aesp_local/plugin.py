@@ -8,13 +8,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aesp.core.ports.identity import IdentityStore
-from aesp.core.ports.policy import PolicyStore
-from aesp.core.ports.rbac import RoleStore
-from aesp.core.ports.state import StateStore
-from aesp.core.ports.tenancy import TenantRegistry
+from aesp.core.ports import (
+    ApprovalStore,
+    AuditIndex,
+    ConfigStore,
+    CostLedger,
+    IdentityStore,
+    PolicyStore,
+    RoleStore,
+    StateStore,
+    TenantRegistry,
+)
 from aesp.core.registry import AdapterRegistry
 from aesp.hookspecs import hookimpl
+from aesp_local.audit_index import SqliteAuditIndex
+from aesp_local.config import SqliteConfigStore
+from aesp_local.cost import SqliteCostLedger
+from aesp_local.governance import SqliteApprovalStore
 from aesp_local.identity import SqliteIdentityStore
 from aesp_local.policies import SqlitePolicyStore
 from aesp_local.roles import SqliteRoleStore
@@ -38,6 +48,10 @@ def aesp_register_adapters(registry: AdapterRegistry) -> None:
         PolicyStore: lambda c: SqlitePolicyStore(_file(c, "policies.sqlite3")),
         # One Host process shares nothing, so its buckets live in memory (DESIGN §5, §10).
         StateStore: lambda _c: MemoryStateStore(),
+        AuditIndex: lambda c: SqliteAuditIndex(_file(c, "audit_index.sqlite3")),
+        ApprovalStore: lambda c: SqliteApprovalStore(_file(c, "governance.sqlite3")),
+        CostLedger: lambda c: SqliteCostLedger(_file(c, "cost.sqlite3")),
+        ConfigStore: lambda c: SqliteConfigStore(_file(c, "config.sqlite3")),
     }
     for port, factory in factories.items():
         registry.add(port=port, profile="local", factory=factory, distribution=DISTRIBUTION)

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+# Re-exported: it moved to _errors (shared with other ports); imports from here keep working.
+from aesp.core.ports._errors import DuplicateError as DuplicateError
 from aesp.core.ports._paging import Page
 from aesp.identity.apikeys import ApiKeyRecord
 
@@ -90,10 +92,6 @@ class ServiceAccount:
     def revoked(self) -> bool:
         """Whether the account's key was revoked."""
         return self.key.revoked_at_ms > 0
-
-
-class DuplicateError(ValueError):
-    """A record with the same unique key already exists (a service account name in a tenant)."""
 
 
 @runtime_checkable
