@@ -1,4 +1,5 @@
-"""The ``aesp`` command: serve a Host, run a Runtime, call a tool, make certificates, see a demo.
+"""The ``aesp`` command: serve a Host, run a Runtime, call a tool, administer tenants, make
+certificates, see a demo.
 
 Each subcommand is a thin wrapper over the library; errors are printed as one sentence (with
 the error code) and a non-zero exit status, never a traceback.
@@ -13,10 +14,13 @@ import importlib
 import importlib.util
 import json
 import logging
+import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aesp.core.errors import AespError
 
@@ -184,6 +188,196 @@ def _call(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- tenants
+
+API_KEY_ENV = "AESP_API_KEY"  # preferred over --api-key: arguments are visible to other users
+
+
+def _operator_credentials(args: argparse.Namespace) -> dict[str, Any]:
+    """``ca`` and either ``cert``/``key`` or ``api_key`` for the tenant commands.
+
+    A client certificate (``--pki``/``--name`` or ``--cert``/``--key``) wins over
+    ``AESP_API_KEY``; ``--api-key`` together with a certificate is refused, because the gateway
+    refuses a call carrying two credentials (decision 35).
+    """
+    certificate = args.pki is not None or args.cert is not None or args.key is not None
+    if args.api_key is not None and certificate:
+        raise SystemExit("aesp: give a client certificate or an API key, not both.")
+    api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV)
+    if certificate or not api_key:
+        if not certificate:
+            raise SystemExit(
+                "aesp: give --pki DIR (and --name), --ca with --cert and --key, or --ca with "
+                f"--api-key (or {API_KEY_ENV})."
+            )
+        ca, cert, key = _pems(args, "client")
+        return {"ca": ca, "cert": cert, "key": key}
+    if args.ca is None or not args.ca.is_file():
+        raise SystemExit("aesp: an API key needs --ca, the CA certificate of the Host (PEM).")
+    return {"ca": args.ca.read_bytes(), "api_key": api_key}
+
+
+class _Refused(Exception):
+    """The Host answered with an ``EnterpriseError`` (printed, exit status 1)."""
+
+    def __init__(self, code: str, message: str, correlation_id: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.correlation_id = correlation_id
+
+
+def _answer(response: Any) -> Any:
+    """The ``success_details`` of a C-39 response, or :class:`_Refused` for its error."""
+    if response.WhichOneof("response_type") != "success_details":
+        error = response.error
+        raise _Refused(error.code or "INTERNAL_ERROR", error.message, error.correlation_id)
+    return response.success_details
+
+
+def _tenant_json(tenant: Any) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant.tenant_id,
+        "display_name": tenant.display_name,
+        "status": tenant.status,
+        "created_at": tenant.created_at,
+        "updated_at": tenant.updated_at,
+        "metadata": dict(sorted(tenant.metadata.items())),
+    }
+
+
+def _when(ms: int) -> str:
+    if not ms:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _facts(tenant: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in tenant["metadata"].items()) or "-"
+
+
+def _print_tenants(tenants: list[dict[str, Any]]) -> None:
+    """An aligned table, one tenant per row."""
+    header = ("TENANT", "STATUS", "CREATED", "UPDATED", "METADATA")
+    rows = [header] + [
+        (t["tenant_id"], t["status"], _when(t["created_at"]), _when(t["updated_at"]), _facts(t))
+        for t in tenants
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)), row[-1])
+
+
+def _print_tenant(tenant: dict[str, Any]) -> None:
+    for label, value in (
+        ("tenant", tenant["tenant_id"]),
+        ("name", tenant["display_name"] or "-"),
+        ("status", tenant["status"]),
+        ("created", _when(tenant["created_at"])),
+        ("updated", _when(tenant["updated_at"])),
+        ("metadata", _facts(tenant)),
+    ):
+        print(f"{label + ':':<10} {value}")
+
+
+def _list_all(stub: Any, timeout: float) -> list[dict[str, Any]]:
+    """Every tenant (``tenant_id="*"``), following the pages."""
+    from aesp.proto.altar.aesp.v1 import tenancy_pb2 as _tenancy_pb2
+
+    tenants: list[dict[str, Any]] = []
+    cursor, seen = "", {""}
+    while True:
+        request = _tenancy_pb2.ListTenantsRequest(tenant_id="*", cursor=cursor)
+        page = _answer(stub.ListTenants(request, timeout=timeout))
+        tenants.extend(_tenant_json(t) for t in page.items)
+        cursor = page.next_cursor
+        if cursor in seen:  # "" ends the listing; a repeated cursor would loop for ever
+            return tenants
+        seen.add(cursor)
+
+
+def _tenant_action(args: argparse.Namespace, stub: Any, timeout: float) -> dict[str, Any]:
+    """Run ``show``, ``suspend`` or ``resume``; the tenant as the Host now has it."""
+    from aesp.proto.altar.aesp.v1 import tenancy_pb2 as _tenancy_pb2
+
+    calls: dict[str, Callable[[], Any]] = {
+        "show": lambda: stub.GetTenant(
+            _tenancy_pb2.GetTenantRequest(tenant_id=args.tenant or ""), timeout=timeout
+        ),
+        "suspend": lambda: stub.SuspendTenant(
+            _tenancy_pb2.SuspendTenantRequest(tenant_id=args.tenant, justification=args.reason),
+            timeout=timeout,
+        ),
+        "resume": lambda: stub.ResumeTenant(
+            _tenancy_pb2.ResumeTenantRequest(tenant_id=args.tenant, justification=args.reason),
+            timeout=timeout,
+        ),
+    }
+    return _tenant_json(_answer(calls[args.action]()))
+
+
+def _tenants(args: argparse.Namespace) -> int:
+    """``aesp tenants list|show|suspend|resume``: EnterpriseTenantService over TLS."""
+    import grpc
+
+    from aesp.client._channel import RPC_TIMEOUT_S, credentials
+    from aesp.proto.altar.aesp.v1 import tenancy_pb2_grpc as _tenancy_pb2_grpc
+
+    try:
+        creds = credentials(**_operator_credentials(args))
+    except ValueError as exc:
+        print(f"aesp: unusable credentials: {exc}", file=sys.stderr)
+        return 2
+    with grpc.secure_channel(args.target, creds) as channel:
+        stub = _tenancy_pb2_grpc.EnterpriseTenantServiceStub(channel)
+        try:
+            if args.action == "list":
+                result: Any = _list_all(stub, RPC_TIMEOUT_S)
+            else:
+                result = _tenant_action(args, stub, RPC_TIMEOUT_S)
+        except _Refused as exc:
+            print(f"aesp: {exc} (correlation id {exc.correlation_id})", file=sys.stderr)
+            return 1
+        except grpc.RpcError as exc:
+            code = exc.code().name if isinstance(exc, grpc.Call) else "UNKNOWN"
+            details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+            print(
+                f"aesp: the Host at {args.target} did not answer: {code}: {details}",
+                file=sys.stderr,
+            )
+            return 1
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif args.action == "list":
+        _print_tenants(result)
+    else:
+        _print_tenant(result)
+    return 0
+
+
+def _tenant_parser(sub: Any) -> None:
+    tenants = sub.add_parser("tenants", help="list, show, suspend or resume tenants")
+    actions = tenants.add_subparsers(dest="action", required=True)
+    helps = {
+        "list": "every tenant (needs the platform permission)",
+        "show": "one tenant (default: your own)",
+        "suspend": "refuse the tenant's new sessions and calls (platform operators)",
+        "resume": "admit the tenant's sessions and calls again (platform operators)",
+    }
+    for action, text in helps.items():
+        parser = actions.add_parser(action, help=text)
+        if action == "show":
+            parser.add_argument("tenant", nargs="?", default="", help="tenant id")
+        elif action != "list":
+            parser.add_argument("tenant", help="tenant id")
+            parser.add_argument("--reason", default="", help="justification, kept in the audit log")
+        parser.add_argument("--json", action="store_true", help="print JSON for machines")
+        parser.add_argument("--target", default="localhost:7443", help="the Host's client port")
+        _pem_args(parser, "client", "demo")
+        parser.add_argument(
+            "--api-key", help=f"a service account's API key (safer: set {API_KEY_ENV})"
+        )
+        parser.set_defaults(func=_tenants)
+
+
 # ---------------------------------------------------------------- certs and demo
 
 
@@ -225,6 +419,8 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--target", default="localhost:7443", help="the Host's client port")
     _pem_args(call, "client", "demo")
     call.set_defaults(func=_call)
+
+    _tenant_parser(sub)
 
     sub.add_parser(
         "certs", help="development certificates (see `aesp certs --help`)", add_help=False

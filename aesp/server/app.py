@@ -36,11 +36,13 @@ from aesp.core.ports.state import StateStore
 from aesp.proto.altar.aesp.v1 import host_pb2_grpc as _host_pb2_grpc
 from aesp.proto.altar.aesp.v1 import identity_pb2_grpc as _identity_pb2_grpc
 from aesp.proto.altar.aesp.v1 import policy_pb2_grpc as _policy_pb2_grpc
+from aesp.proto.altar.aesp.v1 import tenancy_pb2_grpc as _tenancy_pb2_grpc
 from aesp.server.gateway import GatewayInterceptor, build_gateway
 from aesp.server.servicers.client import ClientServicer
 from aesp.server.servicers.identity import IdentityServicer
 from aesp.server.servicers.policy import PolicyServicer
 from aesp.server.servicers.runtime import RuntimeServicer
+from aesp.server.servicers.tenancy import TenantServicer
 from aesp.server.tls import RequireTls13Interceptor, load_pem, server_credentials
 
 GRACE_SECONDS = 5.0  # how long in-flight RPCs may finish on shutdown
@@ -161,6 +163,9 @@ async def start_host(
     )
     _policy_pb2_grpc.add_EnterprisePolicyServiceServicer_to_server(
         PolicyServicer(host), client_server
+    )
+    _tenancy_pb2_grpc.add_EnterpriseTenantServiceServicer_to_server(
+        TenantServicer(host), client_server
     )
     runtime_server = _server(config, (RequireTls13Interceptor(),))
     _host_pb2_grpc.add_GridRuntimeServiceServicer_to_server(RuntimeServicer(host), runtime_server)

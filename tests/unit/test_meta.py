@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from aesp.proto.altar.aesp.v1 import host_pb2, identity_pb2, policy_pb2
+from aesp.proto.altar.aesp.v1 import host_pb2, identity_pb2, policy_pb2, tenancy_pb2
 from aesp.server.servicers.client import ClientServicer
 from aesp.server.servicers.identity import IdentityServicer
 from aesp.server.servicers.policy import PolicyServicer
 from aesp.server.servicers.runtime import RuntimeServicer
+from aesp.server.servicers.tenancy import TenantServicer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
         (host_pb2, "GridRuntimeService", RuntimeServicer),
         (identity_pb2, "EnterpriseIdentityService", IdentityServicer),
         (policy_pb2, "EnterprisePolicyService", PolicyServicer),
+        (tenancy_pb2, "EnterpriseTenantService", TenantServicer),
     ],
 )
 def test_every_rpc_of_a_served_service_is_implemented(

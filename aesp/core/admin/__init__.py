@@ -1,4 +1,7 @@
-"""The Enterprise admin operations as pure core code: identity and policy (SPEC §3.7, C-41).
+"""The Enterprise admin operations as pure core code: identity, policy and tenants (C-41).
+
+Identity and policy are AESP services (SPEC §3.7); tenants are an aesp extension service for
+the Tenant Manager (SPEC §3.4, §3.14).
 
 Each operation takes the caller's :class:`~aesp.core.security.SecurityContext`, checks the
 permission ``aesp:<service>:<Rpc>``, acts on the resolved tenant only, audits its success and
@@ -31,6 +34,7 @@ from aesp.core.admin.policy_types import (
     PolicyValidation,
     PolicyView,
 )
+from aesp.core.admin.tenants import TenantAdmin
 
 __all__ = [
     "ALL_TENANTS",
@@ -53,4 +57,5 @@ __all__ = [
     "PrincipalView",
     "RoleChange",
     "ServiceAccountView",
+    "TenantAdmin",
 ]
