@@ -1,7 +1,8 @@
 """The aesp Client SDK: call a Host's tools, stream them, or run them locally under governance.
 
 ``AsyncClient`` (asyncio) and ``Client`` (blocking) expose the same methods over TLS 1.3,
-authenticated by a client certificate, a bearer token (``token=``) or an API key (``api_key=``):
+authenticated by a client certificate, a bearer token (``token=``), an API key (``api_key=``)
+or a SAML response (``saml_response=``, exchanged on the first call for a Host session token):
 sessions, ``list_tools``, ``call`` (a business ERROR is a result, C-13), ``stream``, and governed
 local dispatch (``authorize``, ``log_result``, ``run_locally``; F6). Every refusal raises a
 subclass of :class:`AespClientError`; the client breaker (item 133) fails fast while the Host is

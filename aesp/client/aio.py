@@ -1,7 +1,8 @@
 """The asyncio Client SDK: call the Host's tools over TLS 1.3 (GridClientService).
 
 Why: applications and agents reach tools only through the Host, which authenticates them (by
-client certificate, bearer token or API key), checks every call against its own contracts and audits it. This client turns each
+client certificate, bearer token, API key, or a SAML response exchanged for a Host session
+token), checks every call against its own contracts and audits it. This client turns each
 RPC into one awaitable method returning plain values (``aesp.client.models``) and raising one
 typed exception per refusal (``aesp.client.errors``). A business-logic ERROR from a tool is a
 result, not an exception (C-13). Every RPC passes through the client breaker (item 133): while
@@ -47,15 +48,21 @@ class AsyncClient:
         key: PEM of its private key (given exactly when ``cert`` is).
         token: A bearer token (OIDC access token) sent with every call.
         api_key: A service account's API key sent with every call (not with ``token``).
+        saml_response: A base64 SAML response (from the IdP's HTTP-POST binding), alone:
+            the first call presents it, later calls the Host session token it was exchanged
+            for (calls started meanwhile wait for the exchange). When that token expires,
+            calls raise ``AuthenticationFailed``; create a new client with a new SAML response.
         server_name: TLS name of the Host if it differs from ``target``'s host.
         breaker: The client breaker (share one between clients of the same Host).
 
     The Host admits exactly one credential per call: connect with a certificate to its
-    mutual-TLS client address, or with a token or key to its TLS-only client address.
+    mutual-TLS client address, or with a token, key or SAML response to its TLS-only client
+    address.
 
     Raises:
         ValueError: If a PEM is malformed, the key does not match the certificate, both
-            ``token`` and ``api_key`` are given, or no credential is.
+            ``token`` and ``api_key`` are given, ``saml_response`` comes with another
+            credential, or no credential is.
     """
 
     def __init__(
@@ -67,12 +74,18 @@ class AsyncClient:
         key: bytes | None = None,
         token: str | None = None,
         api_key: str | None = None,
+        saml_response: str | None = None,
         server_name: str | None = None,
         breaker: ClientBreaker | None = None,
     ) -> None:
         self.target = target
         self.breaker = breaker or ClientBreaker()
-        self._credentials = _channel.credentials(ca, cert, key, token=token, api_key=api_key)
+        self._credentials = _channel.credentials(
+            ca, cert, key, token=token, api_key=api_key, saml_response=saml_response
+        )
+        self._session = (
+            _channel.SessionTokenHolder(saml_response) if saml_response is not None else None
+        )
         self._options = _channel.options(server_name)
         self._channel: grpc.aio.Channel | None = None
         self._stub: _host_pb2_grpc.GridClientServiceStub | None = None
@@ -236,20 +249,35 @@ class AsyncClient:
             timeout_ms=timeout_ms,
         )
         self.breaker.check(correlation_id=cid, target=self.target)
-        call = self._stub_().CallToolStream(request, timeout=_channel.call_deadline_s(timeout_ms))
+        deadline_s = _channel.call_deadline_s(timeout_ms)
+        pending = await self._present(cid, deadline_s)
+        call = self._stub_().CallToolStream(
+            request, timeout=deadline_s, metadata=pending.metadata if pending else None
+        )
         expected = 0
         try:
             async for message in call:
                 if expected == 0:
                     self.breaker.record_success()
+                if pending is not None and self._session is not None:
+                    metadata = await call.initial_metadata()
+                    self._session.settle(pending, metadata, reached_host=True)
+                    pending = None
                 payload = _parse.chunk(message, expected, cid)
                 expected += 1
                 yield payload
                 if message.is_final:
                     return
         except grpc.aio.AioRpcError as exc:
+            if pending is not None and self._session is not None:
+                self._session.settle_error(pending, exc)
+                pending = None
             raise self._failed(exc, cid) from None
         finally:
+            if pending is not None and self._session is not None:  # ended without a chunk
+                done = call.done()  # else cancelled early: the Host may never have seen it
+                metadata = await call.initial_metadata() if done else None
+                self._session.settle(pending, metadata, reached_host=done)
             call.cancel()
         raise _parse.violation("The stream ended before its final chunk.", cid, "NO_FINAL_CHUNK")
 
@@ -420,13 +448,36 @@ class AsyncClient:
             self._stub = _host_pb2_grpc.GridClientServiceStub(self._channel)
         return self._stub
 
+    async def _present(self, cid: str, timeout_s: float) -> _channel.Presentation | None:
+        """The SAML response or session token for the next RPC (None: channel credentials)."""
+        if self._session is None:
+            return None
+        return await self._session.present_async(cid, timeout_s)
+
     async def _unary(self, method: str, request: Any, cid: str, timeout_s: float) -> Any:
-        """One unary RPC through the breaker; transport failures become typed errors."""
+        """One unary RPC through the breaker; transport failures become typed errors.
+
+        With a SAML response, the call presents it or its session token, and a token in the
+        response's initial metadata is kept for the next calls.
+        """
         self.breaker.check(correlation_id=cid, target=self.target)
+        stub = self._stub_()
+        presentation = await self._present(cid, timeout_s)
+        metadata = presentation.metadata if presentation else None
         try:
-            response = await getattr(self._stub_(), method)(request, timeout=timeout_s)
+            call = getattr(stub, method)(request, timeout=timeout_s, metadata=metadata)
+            response = await call
         except grpc.aio.AioRpcError as exc:
+            if presentation is not None and self._session is not None:
+                self._session.settle_error(presentation, exc)
             raise self._failed(exc, cid) from None
+        except BaseException:  # cancelled: the Host may not have seen it; another call may try
+            if presentation is not None and self._session is not None:
+                self._session.settle(presentation, None, reached_host=False)
+            raise
+        if presentation is not None and self._session is not None:
+            initial = await call.initial_metadata()
+            self._session.settle(presentation, initial, reached_host=True)
         self.breaker.record_success()
         return response
 

@@ -47,15 +47,21 @@ class Client:
         key: PEM of its private key (given exactly when ``cert`` is).
         token: A bearer token (OIDC access token) sent with every call.
         api_key: A service account's API key sent with every call (not with ``token``).
+        saml_response: A base64 SAML response (from the IdP's HTTP-POST binding), alone:
+            the first call presents it, later calls the Host session token it was exchanged
+            for. When that token expires, calls raise ``AuthenticationFailed``; create a new
+            client with a new SAML response.
         server_name: TLS name of the Host if it differs from ``target``'s host.
         breaker: The client breaker (share one between clients of the same Host).
 
     The Host admits exactly one credential per call: connect with a certificate to its
-    mutual-TLS client address, or with a token or key to its TLS-only client address.
+    mutual-TLS client address, or with a token, key or SAML response to its TLS-only client
+    address.
 
     Raises:
         ValueError: If a PEM is malformed, the key does not match the certificate, both
-            ``token`` and ``api_key`` are given, or no credential is.
+            ``token`` and ``api_key`` are given, ``saml_response`` comes with another
+            credential, or no credential is.
     """
 
     def __init__(
@@ -67,15 +73,20 @@ class Client:
         key: bytes | None = None,
         token: str | None = None,
         api_key: str | None = None,
+        saml_response: str | None = None,
         server_name: str | None = None,
         breaker: ClientBreaker | None = None,
     ) -> None:
         self.target = target
         self.breaker = breaker or ClientBreaker()
+        channel_credentials = _channel.credentials(
+            ca, cert, key, token=token, api_key=api_key, saml_response=saml_response
+        )
+        self._session = (
+            _channel.SessionTokenHolder(saml_response) if saml_response is not None else None
+        )
         self._channel = grpc.secure_channel(
-            target,
-            _channel.credentials(ca, cert, key, token=token, api_key=api_key),
-            options=_channel.options(server_name),
+            target, channel_credentials, options=_channel.options(server_name)
         )
         self._stub = _host_pb2_grpc.GridClientServiceStub(self._channel)
         self._log_sender: LogSender | None = None
@@ -197,20 +208,34 @@ class Client:
         )
         self.breaker.check(correlation_id=cid, target=self.target)
         self._check_open()
-        call = self._stub.CallToolStream(request, timeout=_channel.call_deadline_s(timeout_ms))
+        deadline_s = _channel.call_deadline_s(timeout_ms)
+        presentation = self._session.present(cid, deadline_s) if self._session else None
+        call = self._stub.CallToolStream(
+            request, timeout=deadline_s, metadata=presentation.metadata if presentation else None
+        )
         expected = 0
+        pending = presentation  # until the session-token holder has heard how the call went
         try:
             for message in call:
                 if expected == 0:
                     self.breaker.record_success()
+                if pending is not None and self._session is not None:
+                    self._session.settle(pending, call.initial_metadata(), reached_host=True)
+                    pending = None
                 payload = _parse.chunk(message, expected, cid)
                 expected += 1
                 yield payload
                 if message.is_final:
                     return
         except grpc.RpcError as exc:
+            if pending is not None and self._session is not None:
+                self._session.settle_error(pending, exc)
+                pending = None
             raise self._failed(exc, cid) from None
         finally:
+            if pending is not None and self._session is not None:  # ended without a chunk
+                metadata = _channel.initial_metadata_of(call)
+                self._session.settle(pending, metadata, reached_host=True)
             call.cancel()
         raise _parse.violation("The stream ended before its final chunk.", cid, "NO_FINAL_CHUNK")
 
@@ -327,11 +352,39 @@ class Client:
         """One unary RPC through the breaker; transport failures become typed errors."""
         self.breaker.check(correlation_id=cid, target=self.target)
         self._check_open()
-        try:
-            response = getattr(self._stub, method)(request, timeout=timeout_s)
-        except grpc.RpcError as exc:
-            raise self._failed(exc, cid) from None
+        rpc = getattr(self._stub, method)
+        if self._session is None:
+            try:
+                response = rpc(request, timeout=timeout_s)
+            except grpc.RpcError as exc:
+                raise self._failed(exc, cid) from None
+        else:
+            response = self._unary_with_session(self._session, rpc, request, cid, timeout_s)
         self.breaker.record_success()
+        return response
+
+    def _unary_with_session(
+        self,
+        session: _channel.SessionTokenHolder,
+        rpc: Any,
+        request: Any,
+        cid: str,
+        timeout_s: float,
+    ) -> Any:
+        """A unary RPC that presents the SAML response or its session token, and keeps a new
+        token from the response's initial metadata."""
+        presentation = session.present(cid, timeout_s)
+        try:
+            response, call = rpc.with_call(
+                request, timeout=timeout_s, metadata=presentation.metadata
+            )
+        except grpc.RpcError as exc:
+            session.settle_error(presentation, exc)
+            raise self._failed(exc, cid) from None
+        except BaseException:
+            session.settle(presentation, None, reached_host=False)  # interrupted: retry later
+            raise
+        session.settle(presentation, call.initial_metadata(), reached_host=True)
         return response
 
     def _failed(self, exc: grpc.RpcError, cid: str) -> Exception:

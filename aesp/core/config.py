@@ -271,12 +271,92 @@ class LdapConfig:
 
 
 @dataclass(frozen=True)
+class SamlConfig:
+    """``[identity.saml]``: signed SAML 2.0 responses of one IdP, exchanged for a Host token.
+
+    The fields are those of :class:`aesp.identity.saml.SamlSettings` (which documents them and
+    checks them again, with the metadata and ``xmlsec1``, when the Host starts), except:
+
+    * ``idp_metadata`` is a file (resolved against the configuration file's folder);
+    * a list left unset (``mfa_authn_contexts``, ``signature_algorithms``,
+      ``digest_algorithms``) means the verifier's defaults (SHA-2 only);
+    * ``allow_idp_initiated`` is absent: the gateway is not the SP's assertion consumer and
+      never sent the ``AuthnRequest``, so it verifies every response as unsolicited.
+
+    Attributes:
+        idp_metadata: The IdP's SAML metadata file; its signing certificates are the only keys
+            trusted.
+        sp_entity_id: This Host's SP entity id (the required audience).
+        acs_url: This SP's Assertion Consumer Service URL (``Recipient``/``Destination``).
+        xmlsec_binary: The ``xmlsec1`` program; found on ``PATH`` if unset.
+    """
+
+    idp_metadata: Path
+    sp_entity_id: str
+    acs_url: str
+    idp_entity_id: str | None = None
+    tenant_id: str | None = None
+    tenant_attribute: str | None = None
+    allowed_tenants: tuple[str, ...] = ()
+    groups_attribute: str = "groups"
+    display_name_attribute: str = "displayName"
+    subject_attribute: str | None = None
+    group_to_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    clock_skew_s: int = 60
+    mfa_authn_contexts: tuple[str, ...] | None = None
+    signature_algorithms: tuple[str, ...] | None = None
+    digest_algorithms: tuple[str, ...] | None = None
+    max_response_bytes: int = 512 * 1024
+    xmlsec_binary: Path | None = None
+
+    def __post_init__(self) -> None:
+        section = "identity.saml"
+        for key in ("sp_entity_id", "acs_url"):
+            if not getattr(self, key):
+                _bad(f"{section}.{key}", "must not be empty")
+        if (self.tenant_id is None) == (self.tenant_attribute is None):
+            _bad(f"{section}.tenant_id", "or tenant_attribute must be set, and not both")
+        if self.tenant_id is not None and not self.tenant_id:
+            _bad(f"{section}.tenant_id", "must not be empty")
+        if (self.tenant_attribute is None) == bool(self.allowed_tenants) or not all(
+            self.allowed_tenants
+        ):
+            _bad(f"{section}.allowed_tenants", "lists the tenants tenant_attribute may name")
+        if isinstance(self.clock_skew_s, bool) or not 0 <= self.clock_skew_s <= 600:
+            _bad(f"{section}.clock_skew_s", "must be between 0 and 600 seconds")
+        for key in ("mfa_authn_contexts", "signature_algorithms", "digest_algorithms"):
+            if getattr(self, key) == ():
+                _bad(f"{section}.{key}", "must not be empty (leave it out for the defaults)")
+        if isinstance(self.max_response_bytes, bool) or self.max_response_bytes < 1024:
+            _bad(f"{section}.max_response_bytes", "must be at least 1024")
+
+
+@dataclass(frozen=True)
+class HostTokensConfig:
+    """``[identity.host_tokens]``: session tokens the Host issues for SAML and LDAP logins.
+
+    Attributes:
+        ttl_s: Longest lifetime of a token in seconds; a token also ends with the login it was
+            exchanged for (the SAML ``SessionNotOnOrAfter``), whichever comes first.
+    """
+
+    ttl_s: int = 900
+
+    def __post_init__(self) -> None:
+        _positive_int("identity.host_tokens.ttl_s", self.ttl_s)
+        if self.ttl_s > 43_200:  # aesp.identity.host_tokens.MAX_TTL_S; STS's longest session
+            _bad("identity.host_tokens.ttl_s", "must not exceed 43200 seconds (12 hours)")
+
+
+@dataclass(frozen=True)
 class IdentityConfig:
     """``[identity]``: which credentials the gateway accepts besides client certificates."""
 
     oidc: OidcConfig | None = None
     api_keys: ApiKeysConfig = field(default_factory=ApiKeysConfig)
     ldap: LdapConfig | None = None
+    saml: SamlConfig | None = None
+    host_tokens: HostTokensConfig = field(default_factory=HostTokensConfig)
 
 
 # The ports a profile realises (DESIGN §5); [profile] may pick another profile for any of them.

@@ -45,6 +45,7 @@ from aesp.server.servicers.runtime import RuntimeServicer
 from aesp.server.servicers.tenancy import TenantServicer
 from aesp.server.tls import RequireTls13Interceptor, load_pem, server_credentials
 
+MAX_METADATA_BYTES = 64 * 1024  # request headers, credentials included
 GRACE_SECONDS = 5.0  # how long in-flight RPCs may finish on shutdown
 KEEPALIVE_OPTIONS = (
     ("grpc.keepalive_time_ms", 20_000),
@@ -90,6 +91,10 @@ def _server(
         ("grpc.max_receive_message_length", size),
         ("grpc.max_send_message_length", size),
         ("grpc.so_reuseport", 0),
+        # SAML responses travel in a header and are often 8-15 KiB; gRPC's 8 KiB default
+        # would drop some of them before the gateway sees them.
+        ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+        ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
         *KEEPALIVE_OPTIONS,
     )
     return grpc.aio.server(interceptors=tuple(interceptors), options=options)

@@ -13,12 +13,28 @@ from __future__ import annotations
 import contextlib
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
+from typing import Final
 
 from aesp.core.errors import AespError, ExecutionError
 from aesp.core.ids import accept_correlation_id
 from aesp.core.principal import Principal
+from aesp.identity.host_tokens import IssuedToken
 
-__all__ = ["Admission", "admitted", "correlation_id", "current_admission", "enter", "leave"]
+__all__ = [
+    "SESSION_TOKEN_EXPIRES_HEADER",
+    "SESSION_TOKEN_HEADER",
+    "Admission",
+    "admitted",
+    "correlation_id",
+    "current_admission",
+    "enter",
+    "leave",
+]
+
+#: Initial-metadata key carrying a Host session token issued for a SAML or LDAP login.
+SESSION_TOKEN_HEADER: Final = "aesp-session-token"
+#: Initial-metadata key carrying that token's expiry, Unix milliseconds (decimal).
+SESSION_TOKEN_EXPIRES_HEADER: Final = "aesp-session-token-expires-ms"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +47,24 @@ class Admission:
             (rate limit, size), so the refusal can name the principal and tenant (item 141).
         error: The refusal, or None when the call was admitted. When set, it has already been
             audited (``error.audited``).
+        session_token: A Host session token issued to the verified caller (SAML or LDAP
+            login); also set when a later gateway check refused the call, because the one-time
+            credential is spent either way.
     """
 
     correlation_id: str
     principal: Principal | None = None
     error: AespError | None = None
+    session_token: IssuedToken | None = None
+
+    def response_metadata(self) -> tuple[tuple[str, str], ...]:
+        """The initial metadata the gateway sends with the response (the session token)."""
+        if self.session_token is None:
+            return ()
+        return (
+            (SESSION_TOKEN_HEADER, self.session_token.token),
+            (SESSION_TOKEN_EXPIRES_HEADER, str(self.session_token.expires_at_ms)),
+        )
 
 
 _CURRENT: ContextVar[Admission | None] = ContextVar("aesp_gateway_admission", default=None)

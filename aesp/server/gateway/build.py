@@ -1,20 +1,24 @@
 """Build the gateway from the Host's configuration: its verifiers, buckets and audit.
 
 Everything that can be wrong in the configuration fails here, at start-up, with the setting's
-name (an unusable OIDC issuer, LDAP settings, pepper file), never on a caller's first request.
+name (an unusable OIDC issuer, LDAP or SAML settings, pepper or token-key file), never on a
+caller's first request. pysaml2 is imported only when ``[identity.saml]`` is configured, so a
+Host without SAML neither needs it nor pays for importing it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aesp.core.audit import AuditLog
-from aesp.core.config import HostConfig, LdapConfig, OidcConfig
+from aesp.core.config import HostConfig, LdapConfig, OidcConfig, SamlConfig
 from aesp.core.errors import ConfigurationError
 from aesp.core.ids import now_ms
 from aesp.core.ports.identity import IdentityStore
 from aesp.core.ports.state import BucketSpec, StateStore
+from aesp.identity.host_tokens import HostTokenIssuer
 from aesp.identity.jwks import JwksCache
 from aesp.identity.ldap import LdapAuthenticator, LdapSettings, LdapUserSearch
 from aesp.identity.oidc import FixedTenant, OidcVerifier, TenantFromClaim, TenantRule
@@ -23,9 +27,19 @@ from aesp.server.gateway.gate import Gate
 from aesp.server.gateway.interceptor import GatewayInterceptor
 from aesp.server.gateway.limits import RateLimits
 from aesp.server.gateway.pepper import pepper_for
-from aesp.server.gateway.verifiers import ApiKeyVerifier, BasicVerifier, BearerVerifier
+from aesp.server.gateway.token_key import token_key_for
+from aesp.server.gateway.verifiers import (
+    ApiKeyVerifier,
+    BasicVerifier,
+    BearerVerifier,
+    HostTokenFront,
+    SamlFront,
+)
 
-__all__ = ["build_gateway", "ldap_settings", "oidc_verifier"]
+if TYPE_CHECKING:
+    from aesp.identity.saml import SamlSettings
+
+__all__ = ["build_gateway", "host_token_issuer", "ldap_settings", "oidc_verifier", "saml_settings"]
 
 
 def oidc_verifier(cfg: OidcConfig) -> OidcVerifier:
@@ -111,6 +125,63 @@ def ldap_settings(cfg: LdapConfig) -> LdapSettings:
     )
 
 
+def saml_settings(cfg: SamlConfig) -> SamlSettings:
+    """The :class:`SamlSettings` ``[identity.saml]`` describes (unset lists: the defaults)."""
+    from aesp.identity import saml  # pysaml2: only for a Host configured for SAML
+
+    return saml.SamlSettings(
+        idp_metadata=cfg.idp_metadata,
+        sp_entity_id=cfg.sp_entity_id,
+        acs_url=cfg.acs_url,
+        idp_entity_id=cfg.idp_entity_id,
+        tenant_id=cfg.tenant_id,
+        tenant_attribute=cfg.tenant_attribute,
+        allowed_tenants=frozenset(cfg.allowed_tenants),
+        groups_attribute=cfg.groups_attribute,
+        display_name_attribute=cfg.display_name_attribute,
+        subject_attribute=cfg.subject_attribute,
+        group_to_roles=dict(cfg.group_to_roles),
+        clock_skew_s=cfg.clock_skew_s,
+        mfa_authn_contexts=_or_default(cfg.mfa_authn_contexts, saml.DEFAULT_MFA_AUTHN_CONTEXTS),
+        signature_algorithms=_or_default(
+            cfg.signature_algorithms, saml.DEFAULT_SIGNATURE_ALGORITHMS
+        ),
+        digest_algorithms=_or_default(cfg.digest_algorithms, saml.DEFAULT_DIGEST_ALGORITHMS),
+        # The gateway sent no AuthnRequest: every response it sees is unsolicited.
+        allow_idp_initiated=True,
+        max_response_bytes=cfg.max_response_bytes,
+        xmlsec_binary=str(cfg.xmlsec_binary) if cfg.xmlsec_binary is not None else None,
+    )
+
+
+def _or_default(values: tuple[str, ...] | None, default: frozenset[str]) -> frozenset[str]:
+    return default if values is None else frozenset(values)
+
+
+def _saml_front(cfg: SamlConfig) -> SamlFront:
+    from aesp.identity.saml import SamlVerifier  # pysaml2: only for a Host configured for SAML
+
+    return SamlFront(SamlVerifier(saml_settings(cfg)))
+
+
+def host_token_issuer(
+    config: HostConfig, *, clock_ms: Callable[[], int] = now_ms
+) -> HostTokenIssuer:
+    """The issuer of this Host's session tokens, keyed by ``<data_dir>/host_tokens.key``.
+
+    The key file is created on first start (mode 0600) and kept across restarts.
+
+    Raises:
+        ConfigurationError: ``CONFIGURATION_ERROR`` when the key file is unusable.
+    """
+    return HostTokenIssuer(
+        token_key_for(config),
+        trust_domain=config.trust_domain,
+        ttl_s=config.identity.host_tokens.ttl_s,
+        clock=lambda: clock_ms() / 1000,
+    )
+
+
 def build_gateway(
     config: HostConfig,
     *,
@@ -126,13 +197,14 @@ def build_gateway(
         identity: Where API-key records are looked up.
         state: Where the rate-limit buckets live.
         audit: Where authentication events and the gateway's refusals are recorded.
-        clock_ms: Unix milliseconds for API-key expiry and the buckets.
+        clock_ms: Unix milliseconds for API-key expiry, the buckets and session tokens.
 
     Returns:
         The interceptor; put it after :class:`~aesp.server.tls.RequireTls13Interceptor`.
 
     Raises:
-        ConfigurationError: An unusable identity setting or pepper file.
+        ConfigurationError: An unusable identity setting (SAML metadata, xmlsec1 missing, ...),
+            pepper file or session-token key file.
     """
     gw, ids = config.gateway, config.identity
     bearer = BearerVerifier(oidc_verifier(ids.oidc)) if ids.oidc is not None else None
@@ -143,12 +215,17 @@ def build_gateway(
     if ids.ldap is not None:
         ldap = LdapAuthenticator(ldap_settings(ids.ldap))
         basic = BasicVerifier(ldap, cache_ttl_s=ids.ldap.cache_ttl_s)
+    saml = _saml_front(ids.saml) if ids.saml is not None else None
+    issuer = host_token_issuer(config, clock_ms=clock_ms)
     credentials = CredentialResolver(
         trust_domain=config.trust_domain,
         accept_certificates=gw.client_certificates,
         bearer=bearer,
         api_keys=api_keys,
         basic=basic,
+        saml=saml,
+        host_tokens=HostTokenFront(issuer.verifier()),
+        issuer=issuer,
     )
     limits = RateLimits(
         state,

@@ -7,7 +7,8 @@ checked before this runs (:class:`aesp.server.tls.RequireTls13Interceptor`).
 
 Every refusal decided here is audited here and marked ``audited``, so the servicer's in-band
 refusal does not write a second event. Credentials never reach the audit log: only their kind
-and a public id (an API key's id, an LDAP user name).
+and a public id (an API key's id, an LDAP user name, a session token's id); never a SAML
+assertion, a password or a token.
 """
 
 from __future__ import annotations
@@ -79,8 +80,9 @@ class Gate:
             try:
                 await self._succeeded(auth, principal, cid, rpc)
             except AespError as exc:  # C-36: an unaudited authentication admits nobody
-                exc.audited = True
+                exc.audited = True  # and gets no session token
                 return Admission(cid, principal, exc)
+        token = auth.session_token
         try:
             # (2) rate limits: principal, then tenant (item 208).
             await self._limits.check(principal)
@@ -95,8 +97,10 @@ class Gate:
                 )
         except AespError as exc:
             await self._denied(principal, exc, cid, rpc)
-            return Admission(cid, principal, exc)
-        return Admission(cid, principal)
+            # The SAML response is spent: without its token the caller would have to log in
+            # again only because of a rate limit.
+            return Admission(cid, principal, exc, session_token=token)
+        return Admission(cid, principal, session_token=token)
 
     async def _failed(
         self, auth: Authentication, exc: AespError, cid: str, source_ip: str, rpc: str
@@ -124,6 +128,9 @@ class Gate:
         meta = {"credential": auth.method, "source": principal.source}
         if auth.hint:
             meta["credential_id"] = auth.hint
+        if auth.session_token is not None:  # its id links the token's later uses to this login
+            meta["session_token_id"] = auth.session_token.token_id
+            meta["session_token_expires_ms"] = str(auth.session_token.expires_at_ms)
         await self._audit.append(
             AuditEvent(
                 event_type="AUTHENTICATION_SUCCESS",

@@ -2,9 +2,10 @@
 
 ``intercept_service`` sees only the method name and metadata, not the TLS connection, so the
 gateway wraps each RPC's behaviour instead (as :class:`aesp.server.tls.RequireTls13Interceptor`
-does): the wrapper runs :meth:`Gate.admit` with the servicer context, records the verdict for
-:func:`aesp.server.gateway.admission.admitted`, then runs the original behaviour. It never
-aborts: GRID and AESP answer refusals in-band, so the servicer builds the refusal.
+does): the wrapper runs :meth:`Gate.admit` with the servicer context, sends a session token
+issued for a SAML or LDAP login in the initial metadata (``aesp-session-token``), records the
+verdict for :func:`aesp.server.gateway.admission.admitted`, then runs the original behaviour.
+It never aborts: GRID and AESP answer refusals in-band, so the servicer builds the refusal.
 
 Interceptor order (``aesp/server/app.py``): TLS 1.3 first (its wrapper is outermost, so a
 TLS 1.2 peer reaches no gateway code), then this one.
@@ -19,7 +20,7 @@ from typing import Any, Final
 import grpc
 import grpc.aio
 
-from aesp.server.gateway.admission import enter, leave
+from aesp.server.gateway.admission import Admission, enter, leave
 from aesp.server.gateway.gate import Gate
 
 __all__ = ["GatewayInterceptor"]
@@ -94,6 +95,7 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):
 
         async def gated(request: Any, context: grpc.aio.ServicerContext) -> Any:
             verdict = await gate.admit(request if unary else None, context, method)
+            await _send_session_token(verdict, context)
             token = enter(verdict)
             try:
                 return await behaviour(request, context)
@@ -112,6 +114,7 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):
 
         async def gated(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             verdict = await gate.admit(request if unary else None, context, method)
+            await _send_session_token(verdict, context)
             token = enter(verdict)
             responses = behaviour(request, context)
             try:
@@ -122,6 +125,17 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):
                 leave(token)
 
         return gated
+
+
+async def _send_session_token(verdict: Admission, context: grpc.aio.ServicerContext) -> None:
+    """Send the session token issued for this call before the servicer answers.
+
+    Initial metadata, so the caller has it with the first response (or the in-band refusal)
+    and a streaming caller before the first chunk; nothing is sent when no token was issued.
+    """
+    metadata = verdict.response_metadata()
+    if metadata:
+        await context.send_initial_metadata(metadata)
 
 
 def _require_async(behaviour: Behaviour, method: str) -> None:

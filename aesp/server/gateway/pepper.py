@@ -20,7 +20,13 @@ from aesp.core.config import HostConfig
 from aesp.core.errors import ConfigurationError
 from aesp.identity.apikeys import MIN_PEPPER_BYTES
 
-__all__ = ["DEFAULT_PEPPER_NAME", "PEPPER_BYTES", "load_or_create_pepper", "pepper_for"]
+__all__ = [
+    "DEFAULT_PEPPER_NAME",
+    "PEPPER_BYTES",
+    "create_secret_file",
+    "load_or_create_pepper",
+    "pepper_for",
+]
 
 PEPPER_BYTES: Final = 32  # 256 bits, the secret part of the key's strength
 DEFAULT_PEPPER_NAME: Final = "api_keys.pepper"
@@ -38,18 +44,23 @@ def _unusable(path: Path, why: str) -> ConfigurationError:
     )
 
 
-def _create(path: Path) -> None:
-    """Write a new pepper atomically: a 0600 temporary file, hard-linked into place.
+def create_secret_file(path: Path, data: bytes) -> None:
+    """Write a new secret file atomically: a 0600 temporary file, hard-linked into place.
 
-    ``link`` fails if another Host created the file first, and a reader never sees a file
-    that is only partly written.
+    ``link`` fails if another Host created the file first (its file is then used, ``data`` is
+    discarded), and a reader never sees a file that is only partly written. Also used for the
+    session-token key (:mod:`aesp.server.gateway.token_key`).
+
+    Args:
+        path: The file to create.
+        data: Its content.
     """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(secrets.token_bytes(PEPPER_BYTES))
+            out.write(data)
             out.flush()
             os.fsync(out.fileno())
         with contextlib.suppress(FileExistsError):  # another Host won the race: use its file
@@ -74,7 +85,7 @@ def load_or_create_pepper(path: Path, *, create: bool) -> bytes:
             created), readable by group or others, unreadable, or shorter than 32 bytes.
     """
     if create and not path.exists():
-        _create(path)
+        create_secret_file(path, secrets.token_bytes(PEPPER_BYTES))
     try:
         mode = path.stat().st_mode
         data = path.read_bytes()

@@ -1,8 +1,8 @@
 """The gateway's asynchronous front of each credential verifier in :mod:`aesp.identity`.
 
 Why a front: the verifiers are synchronous (OIDC verification may fetch keys; an LDAP bind is
-network I/O), and the Host's event loop must never block on them, so cache misses run in a
-worker thread. Each front also says whether the identity was verified *now* or recognised from
+network I/O; SAML runs the ``xmlsec1`` program), and the Host's event loop must never block on
+them, so cache misses run in a worker thread. Each front also says whether the identity was verified *now* or recognised from
 a cache, because only a fresh verification is audited ``AUTHENTICATION_SUCCESS`` (item 149).
 The verifiers' refusals (``AuthenticationError`` with their sentences) pass through unchanged.
 """
@@ -13,18 +13,30 @@ import asyncio
 import base64
 import binascii
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from aesp.core.errors import AuthenticationError
 from aesp.core.ids import now_ms
 from aesp.core.ports.identity import IdentityStore
 from aesp.identity.apikeys import authenticate_api_key, check_record, parse_api_key
+from aesp.identity.host_tokens import HostTokenVerifier
 from aesp.identity.ldap import LdapAuthenticator
 from aesp.identity.oidc import MAX_TOKEN_LENGTH, OidcVerifier
 from aesp.identity.types import VerifiedIdentity
 from aesp.server.gateway._caches import VerifiedCache, credential_digest
 
-__all__ = ["ApiKeyVerifier", "BasicVerifier", "BearerVerifier", "Verified", "decode_basic"]
+if TYPE_CHECKING:  # pysaml2 is imported only by a Host configured for SAML (see build.py)
+    from aesp.identity.saml import SamlVerifier
+
+__all__ = [
+    "ApiKeyVerifier",
+    "BasicVerifier",
+    "BearerVerifier",
+    "HostTokenFront",
+    "SamlFront",
+    "Verified",
+    "decode_basic",
+]
 
 #: (identity, fresh): ``fresh`` is False when the credential was recognised from a cache.
 Verified = tuple[VerifiedIdentity, bool]
@@ -32,6 +44,8 @@ Verified = tuple[VerifiedIdentity, bool]
 API_KEY_CACHE_SIZE: Final = 10_000  # bounds memory: distinct keys remembered
 API_KEY_SEEN_S: Final = 300.0  # a key in steady use is audited AUTHENTICATION_SUCCESS every 5 min
 BIND_CACHE_SIZE: Final = 10_000  # bounds memory: distinct user/password pairs remembered
+HOST_TOKEN_SEEN_SIZE: Final = 10_000  # bounds memory: distinct session tokens remembered
+HOST_TOKEN_SEEN_S: Final = 900.0  # a session token in steady use is audited every 15 minutes
 MAX_BASIC_LENGTH: Final = 4_096  # a longer Basic credential is no user name and password
 
 
@@ -173,3 +187,62 @@ class BasicVerifier:
         identity = await asyncio.to_thread(self._ldap.authenticate, username, password)
         self._binds.put(digest, identity)
         return identity, True
+
+
+class SamlFront:
+    """SAML responses: every presentation is verified (in a thread: xmlsec1 is a subprocess).
+
+    Nothing is cached: an assertion is single-use, and the verifier's replay cache must see
+    every presentation so that a second one is refused (``INVALID_CREDENTIALS``).
+    """
+
+    def __init__(self, verifier: SamlVerifier) -> None:
+        self._verifier = verifier
+
+    async def verify(self, encoded: str) -> Verified:
+        """Verify a base64 ``SAMLResponse`` (the part after ``SAML``).
+
+        The gateway is not the SP's assertion consumer and sent no ``AuthnRequest``, so the
+        response is verified as unsolicited (``request_id=None``).
+
+        Raises:
+            AuthenticationError: The verifier's refusal, ``INVALID_CREDENTIALS`` with one of its
+                ``MSG_*`` sentences (a replay among them) or ``AUTHENTICATION_FAILED`` when the
+                IdP set-up or xmlsec1 is broken.
+        """
+        identity = await asyncio.to_thread(self._verifier.verify, encoded, request_id=None)
+        return identity, True
+
+
+class HostTokenFront:
+    """The Host's own session tokens: verified on every request, audited once per token.
+
+    Verification is one Ed25519 check in this thread (tens of microseconds), so nothing is
+    cached but the fact that a token was seen, which keeps ``AUTHENTICATION_SUCCESS`` to one
+    event per token instead of one per request.
+
+    Args:
+        verifier: Verifies tokens with the Host's public key.
+    """
+
+    def __init__(self, verifier: HostTokenVerifier) -> None:
+        self._verifier = verifier
+        self._seen: VerifiedCache[bool] = VerifiedCache(HOST_TOKEN_SEEN_SIZE, HOST_TOKEN_SEEN_S)
+
+    def owns(self, token: str) -> bool:
+        """Whether a bearer token names this Host as its issuer (routing only, unverified)."""
+        return self._verifier.owns(token)
+
+    async def verify(self, token: str) -> Verified:
+        """Verify a session token (without its ``Bearer`` prefix).
+
+        Raises:
+            AuthenticationError: ``INVALID_CREDENTIALS`` naming the failed check (expired,
+                another key, another issuer or audience, tampered, wrong algorithm).
+        """
+        identity = self._verifier.verify(token)
+        digest = credential_digest("host_token", token)
+        fresh = not self._seen.get(digest)
+        if fresh:
+            self._seen.put(digest, True)
+        return identity, fresh
