@@ -429,7 +429,19 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="a Host, a Runtime and a client, explained step by step")
     demo.add_argument("--keep", action="store_true", help="keep the demo's files")
     demo.set_defaults(func=_demo)
+    _add_manager_commands(sub)
     return parser
+
+
+def _add_manager_commands(sub: Any) -> None:
+    """The operator commands of the control-plane managers, each defined in its own module."""
+    from aesp.cli_audit import add_audit_commands
+    from aesp.cli_cost import add_cost_commands
+    from aesp.cli_governance import add_governance_commands
+
+    add_audit_commands(sub)
+    add_governance_commands(sub)
+    add_cost_commands(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

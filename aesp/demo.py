@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from aesp.certs import init_dev_pki
+from aesp.core.audit_export import read_events
 
 EXAMPLES = Path(__file__).parent / "examples"
 READY_TIMEOUT_S = 30.0
@@ -233,8 +234,7 @@ def _story(workdir: Path, stack: ExitStack) -> int:
     host.terminate()
     host.wait(10)
     counts = collections.Counter(
-        (e["event_type"], e["outcome"])
-        for e in map(json.loads, (workdir / "data" / "audit.jsonl").read_text().splitlines())
+        (e["event_type"], e["outcome"]) for e in read_events(workdir / "data" / "audit.jsonl")
     )
     for (event_type, outcome), n in sorted(counts.items()):
         _detail(f"{n:3} x {event_type:26} {outcome}")

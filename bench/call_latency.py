@@ -56,6 +56,7 @@ from _common import (
 from bench_tools import ECHO_CONTRACT
 
 from aesp.certs import init_dev_pki
+from aesp.core.audit_export import read_events
 from aesp.proto.altar.adm.v1 import adm_pb2
 from aesp.proto.altar.aesp.v1 import host_pb2_grpc
 from aesp.proto.altar.grid.v1 import grid_pb2
@@ -583,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
             v.middle_rss_mib = rss_mib(v.middle.pid)
         governed, passthrough = variants
         audit = root / "data" / "audit.jsonl"
-        events = sum(1 for _ in audit.open("rb")) if audit.is_file() else 0
+        events = sum(1 for _ in read_events(audit)) if audit.is_file() else 0
         calls = next(governed._ids)
         print(
             f"  governed audit log: {events} events for {calls} calls, fsync'd to {audit.name} "

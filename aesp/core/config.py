@@ -402,6 +402,70 @@ class ProfileConfig:
         return {port: getattr(self, port) or self.default for port in ports}
 
 
+_CURRENCY_CODE = re.compile(r"[A-Z]{3}")
+_PRICES = ("price_per_call", "price_per_second", "price_per_kib")
+_MAX_PRICE = 1e9  # currency units; keeps any call's cost within the ledger's 64-bit micros
+
+
+@dataclass(frozen=True)
+class ToolPriceConfig:
+    """``[cost.tools.<tool>]``: one tool's own prices; a price left out is the ``[cost]`` one.
+
+    Attributes:
+        price_per_call: Per call, in currency units.
+        price_per_second: Per second of execution, in currency units.
+        price_per_kib: Per KiB of payload (arguments in plus result out), in currency units.
+    """
+
+    price_per_call: float | None = None
+    price_per_second: float | None = None
+    price_per_kib: float | None = None
+
+
+@dataclass(frozen=True)
+class CostConfig:
+    """``[cost]``: the rate card the Host meters every call with (SPEC §3.13, C-37).
+
+    Every call is metered (``API_CALL``, ``CPU`` and ``NETWORK`` usage records) and, before it
+    is dispatched, reserves its largest possible cost on every budget it falls under
+    (:mod:`aesp.core.metering` says why the largest). Prices are non-negative numbers of
+    ``currency`` units; all zero (the default) meters usage at no cost.
+
+    Attributes:
+        currency: ISO-4217 code of every price, and of every budget a call can be held against.
+        price_per_call: Charged once per call.
+        price_per_second: Charged per second of execution (capped at the call's timeout).
+        price_per_kib: Charged per KiB of payload, arguments in plus result out.
+        tools: Per-tool overrides, by tool name (``[cost.tools.transfer]``).
+        reservation_ttl_ms: How long a reservation outlives the call's own deadline when the
+            Host never settles or releases it (a crash): its capacity then comes back by itself.
+    """
+
+    currency: str = "USD"
+    price_per_call: float = 0.0
+    price_per_second: float = 0.0
+    price_per_kib: float = 0.0
+    tools: Mapping[str, ToolPriceConfig] = field(default_factory=dict, hash=False)
+    reservation_ttl_ms: int = 60_000
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.currency, str) or not _CURRENCY_CODE.fullmatch(self.currency):
+            _bad("cost.currency", "must be an ISO-4217 code such as 'USD'")
+        prices = [(f"cost.{k}", getattr(self, k)) for k in _PRICES]
+        for tool, rates in self.tools.items():
+            if not tool or not isinstance(rates, ToolPriceConfig):
+                _bad(f"cost.tools.{tool}", "must be a table of prices under a tool name")
+            prices += [(f"cost.tools.{tool}.{k}", getattr(rates, k)) for k in _PRICES]
+        for key, price in prices:
+            if price is None:
+                continue
+            if isinstance(price, bool) or not isinstance(price, int | float):
+                _bad(key, "must be a number")
+            if not math.isfinite(price) or not 0 <= price <= _MAX_PRICE:
+                _bad(key, f"must be a price between 0 and {_MAX_PRICE:g}")
+        _positive_int("cost.reservation_ttl_ms", self.reservation_ttl_ms)
+
+
 @dataclass(frozen=True)
 class HostConfig:
     """Everything the Host needs to start.
@@ -425,6 +489,7 @@ class HostConfig:
         profile: Which installed profile realises each port.
         access: How verified identities map to roles and clearance (``[access]``,
             :mod:`aesp.core.access`); empty grants nothing.
+        cost: The rate card calls are metered with (``[cost]``).
     """
 
     mode: str = "STRICT"
@@ -442,6 +507,7 @@ class HostConfig:
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     profile: ProfileConfig = field(default_factory=ProfileConfig)
     access: AccessConfig = field(default_factory=AccessConfig)
+    cost: CostConfig = field(default_factory=CostConfig)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -494,6 +560,7 @@ _SECTIONS: Mapping[str, type] = {
     "gateway": GatewayConfig,
     "identity": IdentityConfig,
     "profile": ProfileConfig,
+    "cost": CostConfig,
 }
 
 
@@ -535,6 +602,10 @@ def _value(hint: Any, value: Any, key: str, base: Path) -> Any:
             _bad(key, "must be a string")
     elif origin is tuple:
         return _strings(key, value)
+    elif origin is Mapping and isinstance(args[1], type) and is_dataclass(args[1]):
+        if not isinstance(value, dict):  # name -> table, e.g. [cost.tools.<tool>]
+            _bad(key, "must be a table")
+        return {k: _section(args[1], v, f"{key}.{k}", base) for k, v in value.items()}
     elif origin is Mapping:  # group -> role or roles
         if not isinstance(value, dict):
             _bad(key, "must be a table")

@@ -38,6 +38,7 @@ from aesp.core.policy import (
     compile_policy,
 )
 from aesp.core.policy.model import ConflictStrategy, Verdict
+from aesp.core.ports.cost import CostLedger
 from aesp.core.ports.identity import IdentityStore, PrincipalRecord, PrincipalType
 from aesp.core.ports.policy import PolicyStore
 from aesp.core.ports.rbac import RoleStore
@@ -64,6 +65,7 @@ class ControlPorts:
     policies: PolicyStore
     tenants: TenantRegistry
     state: StateStore
+    cost: CostLedger  # budgets and usage; the Host's Metering holds it, not the control plane
 
 
 @dataclass(frozen=True, slots=True)

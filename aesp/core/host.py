@@ -19,6 +19,7 @@ from aesp.core.audit import AuditEvent, AuditLog, FileAuditLog
 from aesp.core.config import HostConfig
 from aesp.core.control import AccessConfig, ControlPlane, ControlPorts
 from aesp.core.errors import AespError, AuthorizationError, StateError, ValidationError
+from aesp.core.governance.service import Governance, open_governance
 from aesp.core.identity import CertificateIdentity
 from aesp.core.local_dispatch import AuthorizationStore
 from aesp.core.manifest import Manifest, ManifestStore, load_manifest
@@ -30,7 +31,9 @@ from aesp.core.messages import (
     RuntimeChunk,
     RuntimeResult,
 )
+from aesp.core.metering import Metering
 from aesp.core.pipeline import Pipeline
+from aesp.core.ports.cost import CostLedger
 from aesp.core.ports.identity import IdentityStore
 from aesp.core.ports.policy import PolicyStore
 from aesp.core.ports.rbac import RoleStore
@@ -74,6 +77,15 @@ class Host:
         self.sessions = SessionManager(config.limits, on_expire=self._session_expired)
         self.runtimes = RuntimeRegistry(config.breaker, on_violation=self._runtime_violation)
         self.authorizations = AuthorizationStore()
+        self.cost = ports.cost
+        # SPEC §3.19 step 7: budgets at admission, usage at completion (aesp.core.metering).
+        self.metering = Metering(
+            ledger=ports.cost,
+            audit=audit,
+            config=config.cost,
+            max_result_bytes=config.limits.max_message_bytes,
+            refresh_ms=self.control.access.refresh_interval_ms,
+        )
         self.pipeline = Pipeline(
             config=config,
             manifest=self.manifest,
@@ -82,8 +94,11 @@ class Host:
             audit=audit,
             authorizations=self.authorizations,
             control=self.control,
+            metering=self.metering,
         )
         self.manifest.subscribe(self._manifest_changed)
+        # Approval workflows and enactment (aesp.core.governance); built by build_host.
+        self.governance: Governance | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._pending: set[asyncio.Task[None]] = set()
 
@@ -92,6 +107,8 @@ class Host:
     async def start(self) -> None:
         """Load the control-plane snapshots, then start the background duties."""
         await self.control.start()
+        if self.governance is not None:
+            await self.governance.start()  # approved contracts are active again after a restart
         self._tasks.append(asyncio.create_task(self._watch_heartbeats()))
         self._tasks.append(asyncio.create_task(self._sweep()))
 
@@ -104,7 +121,11 @@ class Host:
             conn.outbox.put_nowait(Disconnect("the Host is shutting down"))
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
+        if self.governance is not None:
+            await self.governance.stop()
         await self.control.stop()
+        await self.metering.close()  # settles and usage still queued reach the ledger first
+        await self.cost.close()
         await self.state.close()
         await self.audit.close()
 
@@ -401,6 +422,7 @@ class Host:
 
     def _session_expired(self, session: Session) -> None:
         self.authorizations.revoke_session(session.session_id)
+        self.metering.release_session(session.session_id)
         self.runtimes.drop_session(session)
         self._background(
             self.audit.append(
@@ -477,6 +499,7 @@ class Host:
             await asyncio.sleep(5)
             self.sessions.sweep()
             self.authorizations.sweep()
+            self.metering.sweep()  # reservations of authorisations that were never used
             now = ids.now_ms()
             for session in self.sessions.all():
                 stale = [k for k, v in session.calls.items() if v.expires_at_ms <= now]
@@ -490,6 +513,7 @@ REQUIRED_PORTS: Mapping[str, type] = {
     "policy": PolicyStore,
     "tenancy": TenantRegistry,
     "state": StateStore,
+    "cost": CostLedger,
 }
 
 
@@ -509,6 +533,7 @@ async def build_control_ports(config: HostConfig) -> ControlPorts:
         policies=built["policy"],
         tenants=built["tenancy"],
         state=built["state"],
+        cost=built["cost"],
     )
 
 
@@ -534,6 +559,7 @@ async def build_host(
     if audit is None:
         audit = FileAuditLog(Path(config.data_dir) / "audit.jsonl")
     host = Host(config, manifest, audit, ports, access or config.access)
+    host.governance = await open_governance(config, host.control, host.manifest)
     await host.start()
     return host
 

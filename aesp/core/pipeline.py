@@ -12,13 +12,14 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from aesp.adm import AdmError, canonical_json, parse_json, validate_call_id
 from aesp.core import ids
 from aesp.core.audit import AuditEvent, AuditLog
 from aesp.core.breaker import OPEN_IMMEDIATELY
-from aesp.core.config import HostConfig
+from aesp.core.config import HostConfig, LimitsConfig
 from aesp.core.contracts import ToolContract
 from aesp.core.control import CallFacts, ControlPlane
 from aesp.core.errors import (
@@ -39,6 +40,7 @@ from aesp.core.messages import (
     RuntimeChunk,
     RuntimeResult,
 )
+from aesp.core.metering import Admission, Metering, Usage
 from aesp.core.policy import PolicyOutcome
 from aesp.core.principal import Principal
 from aesp.core.results import check_result
@@ -62,9 +64,11 @@ class Pipeline:
         audit: AuditLog,
         authorizations: AuthorizationStore,
         control: ControlPlane,
+        metering: Metering,
     ) -> None:
         self._cfg = config
         self._control = control
+        self._metering = metering
         self._limits = config.limits
         self._manifest = manifest
         self._sessions = sessions
@@ -72,6 +76,14 @@ class Pipeline:
         self._audit = audit
         self._auths = authorizations
         self._background: set[asyncio.Task[None]] = set()
+
+    def apply_limits(self, limits: LimitsConfig) -> None:
+        """Use ``limits`` from the next call on (live configuration, SPEC §3.15).
+
+        One reference swap of a frozen object: a call that already read the old limits keeps
+        them, so no running call is disturbed, and no lock is needed on the event loop.
+        """
+        self._limits = limits
 
     # ------------------------------------------------------------------ sessions
 
@@ -114,6 +126,7 @@ class Pipeline:
             await self._refused("SESSION_DESTROY", principal, exc, correlation_id)
             raise
         revoked = self._auths.revoke_session(session.session_id)
+        self._metering.release_session(session.session_id)  # unused authorisations
         self._runtimes.drop_session(session)
         await self._record(
             "SESSION_DESTROY",
@@ -185,12 +198,17 @@ class Pipeline:
             ids.now_ms() + self._limits.idempotency_window_ms,
         )
         session.calls[req.call_id] = entry
+        admission: Admission | None = None
         try:
             await self._audit_policies(principal, session, contract, req, outcome)
+            # (7) quota and budget, once the call id is taken (a duplicate waits for this one).
+            admission = await self._admit(ctx, principal, session, contract, req, args_digest)
             result = await self._dispatch(
-                principal, session, contract, req, args_digest, governance
+                principal, session, contract, req, args_digest, governance, admission
             )
         except BaseException as exc:
+            if admission is not None:
+                self._metering.release(admission)  # not executed (a dispatched call is settled)
             session.calls.pop(req.call_id, None)  # a failed dispatch may be retried (C-44)
             if not entry.outcome.done():
                 entry.outcome.set_exception(exc if isinstance(exc, AespError) else _internal())
@@ -207,6 +225,7 @@ class Pipeline:
         req: CallRequest,
         args_digest: str,
         governance: Mapping[str, str],
+        admission: Admission,
     ) -> CallOutcome:
         inv_id = ids.invocation_id()
         started = ids.now_ms()
@@ -254,6 +273,7 @@ class Pipeline:
         timeout_ms = self._timeout(req)
         conn.in_flight[inv_id] = inv
         session.active[inv_id] = lambda err: _fail(inv, err)
+        sent_at = ids.now_ms()
         try:
             # (11) dispatch with a fresh invocation id and the propagated correlation id.
             conn.send(
@@ -273,6 +293,7 @@ class Pipeline:
             timer = loop.call_later(timeout_ms / 1000, _deadline, future)
             try:
                 result = await future
+                elapsed_ms = ids.now_ms() - sent_at
             except _DeadlineExceeded:
                 inv.done = True
                 conn.outbox.put_nowait(Cancel(inv_id, "timeout"))
@@ -297,7 +318,12 @@ class Pipeline:
                     details={"reason": violation},
                 )
         except AespError as exc:
+            # It was dispatched: the Runtime may have worked on it, so it is charged.
+            self._metering.settle(admission, Usage(ids.now_ms() - sent_at, 0, inv_id, exc.code))
             await self._dispatch_failed(exc, conn, principal, req, session, contract, inv_id)
+            raise
+        except asyncio.CancelledError:  # the caller went away; the Runtime may still work
+            self._metering.settle(admission, Usage(ids.now_ms() - sent_at, 0, inv_id, "CANCELLED"))
             raise
         finally:
             conn.finish(inv_id)
@@ -306,21 +332,26 @@ class Pipeline:
             conn.breaker.record_failure(result.error_type)  # item 132
         else:
             conn.breaker.record_success()
-        # (13) COMPLETE, with both ids (F4 step 9).
-        await self._record(
-            "TOOL_INVOCATION_COMPLETE",
-            "SUCCESS",
-            principal,
-            req.correlation_id,
-            session,
-            resource=contract.name,
-            metadata={
-                "invocation_id": inv_id,
-                "status": result.status,
-                "runtime_id": conn.runtime_id,
-                "duration_ms": str(ids.now_ms() - started),
-            },
-        )
+        # (13) COMPLETE, with both ids (F4 step 9), then the cost settles (also if the record
+        # fails: the call ran).
+        try:
+            await self._record(
+                "TOOL_INVOCATION_COMPLETE",
+                "SUCCESS",
+                principal,
+                req.correlation_id,
+                session,
+                resource=contract.name,
+                metadata={
+                    "invocation_id": inv_id,
+                    "status": result.status,
+                    "runtime_id": conn.runtime_id,
+                    "duration_ms": str(ids.now_ms() - started),
+                },
+            )
+        finally:
+            size = len(result.content_json or b"")
+            self._metering.settle(admission, Usage(elapsed_ms, size, inv_id, result.status))
         return CallOutcome(inv_id, req.correlation_id, result, contract.digest)
 
     async def call_stream(
@@ -332,6 +363,7 @@ class Pipeline:
         """
         session: Session | None = None
         contract: ToolContract | None = None
+        admission: Admission | None = None
         args_digest = ""
         try:
             ctx = await self._control.context(principal, req.correlation_id)
@@ -345,6 +377,10 @@ class Pipeline:
                     "call it with CallTool.",
                 )
             governance, outcome = self._govern(ctx, session, contract, args, req)
+            # (7) quota and budget.
+            admission = await self._metering.admit(
+                ctx, contract, session, self._timeout(req), len(req.args_json), mode="stream"
+            )
             await self._audit_policies(principal, session, contract, req, outcome)
             inv_id = ids.invocation_id()
             await self._record(
@@ -365,6 +401,8 @@ class Pipeline:
             )
             conn = self._runtimes.pick(session, contract.name, need_streaming=True)
         except AespError as exc:
+            if admission is not None:
+                self._metering.release(admission)  # refused before it was dispatched
             await self._refused(
                 "TOOL_INVOCATION_START",
                 principal,
@@ -376,7 +414,7 @@ class Pipeline:
                 args_json=req.args_json,
             )
             raise
-        return self._stream(principal, session, contract, req, conn, inv_id)
+        return self._stream(principal, session, contract, req, conn, inv_id, admission)
 
     async def _stream(
         self,
@@ -386,6 +424,7 @@ class Pipeline:
         req: CallRequest,
         conn: RuntimeConnection,
         inv_id: str,
+        admission: Admission,
     ) -> AsyncIterator[RuntimeChunk]:
         queue: asyncio.Queue[RuntimeChunk | AespError] = asyncio.Queue()
         inv = Invocation(inv_id, session, contract, conn, req.call_id, streaming=True, chunks=queue)
@@ -394,8 +433,10 @@ class Pipeline:
         deadline = loop.time() + timeout_ms / 1000
         conn.in_flight[inv_id] = inv
         session.active[inv_id] = lambda err: _fail(inv, err)
-        count = 0
+        count = nbytes = 0
         finished = False
+        status = "CANCELLED"
+        sent_at = ids.now_ms()
         try:
             conn.send(
                 Dispatch(
@@ -422,6 +463,7 @@ class Pipeline:
                 if isinstance(item, AespError):
                     raise item
                 count += 1
+                nbytes += len(item.payload)
                 chunk = RuntimeChunk(
                     inv_id,
                     item.chunk_id,
@@ -435,6 +477,7 @@ class Pipeline:
                     # NOTE: recorded *before* the last chunk is handed out: once the client has
                     # it, it may close the stream and this generator is never resumed.
                     finished = True
+                    status = item.error_code or "SUCCESS"
                     if item.error_code in OPEN_IMMEDIATELY:
                         conn.breaker.record_failure(item.error_code)  # item 132
                     else:
@@ -452,14 +495,19 @@ class Pipeline:
                             "runtime_id": conn.runtime_id,
                         },
                     )
+                    usage = Usage(ids.now_ms() - sent_at, nbytes, inv_id, status)
+                    self._metering.settle(admission, usage)  # before the client may go away
                     yield chunk
                     return
                 yield chunk
         except AespError as exc:
             finished = True
+            status = exc.code
             await self._dispatch_failed(exc, conn, principal, req, session, contract, inv_id)
             raise
         finally:
+            # Dispatched, so charged whatever the ending (a no-op once settled above).
+            self._metering.settle(admission, Usage(ids.now_ms() - sent_at, nbytes, inv_id, status))
             conn.finish(inv_id)
             session.active.pop(inv_id, None)
             if not inv.done:  # the client went away mid-stream: tell the runtime to stop
@@ -484,8 +532,13 @@ class Pipeline:
     # ------------------------------------------------------------------ governed local dispatch
 
     async def authorize(self, principal: Principal, req: CallRequest) -> Authorization:
-        """Authorise a call the caller will execute locally (F6 steps 1-4)."""
+        """Authorise a call the caller will execute locally (F6 steps 1-4).
+
+        The budget reservation is made here and settled by ``LogToolResult``; an authorisation
+        never used gives it back when it expires or its session ends.
+        """
         session: Session | None = None
+        admission: Admission | None = None
         args_digest = ""
         try:
             ctx = await self._control.context(principal, req.correlation_id)
@@ -510,6 +563,17 @@ class Pipeline:
                 expires_at_ms=now + self._limits.authorization_ttl_ms,
                 log_deadline_ms=now + self._limits.correlation_timeout_ms,
             )
+            # (7) quota and budget: the execution may take up to the authorisation's lifetime.
+            admission = await self._metering.admit(
+                ctx,
+                contract,
+                session,
+                self._limits.authorization_ttl_ms,
+                len(req.args_json),
+                mode="governed_local",
+                reservation_id=auth.invocation_id,
+                hold_ms=auth.log_deadline_ms - now,
+            )
             await self._record(
                 "AUTHORIZATION_SUCCESS",
                 "SUCCESS",
@@ -527,7 +591,10 @@ class Pipeline:
                 },
             )
             self._auths.add(auth)
+            self._metering.hold_local(auth.invocation_id, admission, auth.log_deadline_ms)
         except AespError as exc:
+            if admission is not None:
+                self._metering.release(admission)
             await self._refused(
                 "AUTHORIZATION_DENIED",
                 principal,
@@ -567,9 +634,12 @@ class Pipeline:
             raise
         auth = self._auths.consume(invocation_id)
         problem = _log_problem(auth, session, principal, result, args_digest, finished_at_ms)
+        used = Usage(execution_time_ms, len(result.content_json or b""), invocation_id)
         if problem is not None:
             if auth is not None and problem.startswith("foreign"):
                 self._auths.add(auth)  # another session's id: do not let a stranger burn it
+            elif auth is not None:  # consumed: the caller says it ran, so it is charged
+                self._metering.settle_local(invocation_id, used)
             await self._violation("", principal, session, correlation_id, problem)
             error = StateError(
                 "PROTOCOL_VIOLATION",
@@ -585,22 +655,25 @@ class Pipeline:
         if manifest_contract is not None:
             violation = check_result(result, auth.call_id, manifest_contract)
         outcome = "SUCCESS" if result.status == "SUCCESS" and violation is None else "ERROR"
-        await self._record(
-            "TOOL_INVOCATION_COMPLETE",
-            outcome,
-            principal,
-            correlation_id or auth.correlation_id,
-            session,
-            resource=auth.name,
-            durable=True,
-            metadata={
-                "invocation_id": invocation_id,
-                "mode": "governed_local",
-                "status": result.status,
-                "execution_time_ms": str(execution_time_ms),
-                **({"violation": violation} if violation else {}),
-            },
-        )
+        try:
+            await self._record(
+                "TOOL_INVOCATION_COMPLETE",
+                outcome,
+                principal,
+                correlation_id or auth.correlation_id,
+                session,
+                resource=auth.name,
+                durable=True,
+                metadata={
+                    "invocation_id": invocation_id,
+                    "mode": "governed_local",
+                    "status": result.status,
+                    "execution_time_ms": str(execution_time_ms),
+                    **({"violation": violation} if violation else {}),
+                },
+            )
+        finally:  # settled at LogToolResult, after the COMPLETE record
+            self._metering.settle_local(invocation_id, replace(used, status=result.status))
 
     # ------------------------------------------------------------------ steps
 
@@ -676,6 +749,33 @@ class Pipeline:
         if outcome.evaluated:
             governance["applied_policies"] = ",".join(outcome.evaluated)
         return governance, outcome
+
+    async def _admit(
+        self,
+        ctx: SecurityContext,
+        principal: Principal,
+        session: Session,
+        contract: ToolContract,
+        req: CallRequest,
+        args_digest: str,
+    ) -> Admission:
+        """(7) Reserve the call's maximum cost on its budgets; a refusal (``QUOTA_EXCEEDED``)
+        is audited as ``AUTHORIZATION_DENIED`` like every refusal before dispatch."""
+        try:
+            return await self._metering.admit(
+                ctx, contract, session, self._timeout(req), len(req.args_json)
+            )
+        except AespError as exc:
+            await self._refused(
+                "TOOL_INVOCATION_START",
+                principal,
+                exc,
+                req.correlation_id,
+                session,
+                contract.name,
+                args_digest=args_digest,
+            )
+            raise
 
     async def _audit_policies(
         self,

@@ -60,6 +60,13 @@ class SessionManager:
     def __len__(self) -> int:
         return len(self._sessions)
 
+    def apply_limits(self, limits: LimitsConfig) -> None:
+        """Use ``limits`` (default and maximum TTL) for sessions created from now on.
+
+        Live configuration (SPEC §3.15): existing sessions keep the expiry they were given.
+        """
+        self._limits = limits
+
     def create(
         self,
         principal: Principal,

@@ -31,14 +31,21 @@ from aesp.core.config import HostConfig
 from aesp.core.control import AccessConfig
 from aesp.core.errors import AespError, ConfigurationError
 from aesp.core.host import Host, build_host
+from aesp.core.live_config import start_live_config, stop_live_config
 from aesp.core.ports.identity import IdentityStore
 from aesp.core.ports.state import StateStore
+from aesp.proto.altar.aesp.v1 import configuration_pb2_grpc as _configuration_pb2_grpc
+from aesp.proto.altar.aesp.v1 import cost_pb2_grpc as _cost_pb2_grpc
+from aesp.proto.altar.aesp.v1 import governance_pb2_grpc as _governance_pb2_grpc
 from aesp.proto.altar.aesp.v1 import host_pb2_grpc as _host_pb2_grpc
 from aesp.proto.altar.aesp.v1 import identity_pb2_grpc as _identity_pb2_grpc
 from aesp.proto.altar.aesp.v1 import policy_pb2_grpc as _policy_pb2_grpc
 from aesp.proto.altar.aesp.v1 import tenancy_pb2_grpc as _tenancy_pb2_grpc
 from aesp.server.gateway import GatewayInterceptor, build_gateway
 from aesp.server.servicers.client import ClientServicer
+from aesp.server.servicers.configuration import ConfigurationServicer
+from aesp.server.servicers.cost import CostServicer
+from aesp.server.servicers.governance import GovernanceServicer
 from aesp.server.servicers.identity import IdentityServicer
 from aesp.server.servicers.policy import PolicyServicer
 from aesp.server.servicers.runtime import RuntimeServicer
@@ -74,6 +81,7 @@ class RunningHost:
 
     async def stop(self, grace: float = GRACE_SECONDS) -> None:
         """Stop accepting, let in-flight RPCs finish for ``grace`` seconds, then stop the Host."""
+        await stop_live_config(self.host)  # ends SubscribeToChanges streams cleanly
         await self.host.stop()
         await self.client_server.stop(grace)
         await self.runtime_server.stop(grace)
@@ -154,7 +162,10 @@ async def start_host(
         mtls, tls_only = _credentials(config)
         identity, state = _gateway_ports(host, identity, state)
         gateway = build_gateway(config, identity=identity, state=state, audit=host.audit)
+        # Stored configuration overrides the file's values for the live keys, before serving.
+        await start_live_config(host, gateway=gateway.gate)
     except AespError:
+        await stop_live_config(host)
         await host.stop()
         for close in closers:
             await close()
@@ -171,6 +182,15 @@ async def start_host(
     )
     _tenancy_pb2_grpc.add_EnterpriseTenantServiceServicer_to_server(
         TenantServicer(host), client_server
+    )
+    _configuration_pb2_grpc.add_EnterpriseConfigurationServiceServicer_to_server(
+        ConfigurationServicer(host), client_server
+    )
+    _governance_pb2_grpc.add_EnterpriseGovernanceServiceServicer_to_server(
+        GovernanceServicer(host), client_server
+    )
+    _cost_pb2_grpc.add_EnterpriseCostManagementServiceServicer_to_server(
+        CostServicer(host), client_server
     )
     runtime_server = _server(config, (RequireTls13Interceptor(),))
     _host_pb2_grpc.add_GridRuntimeServiceServicer_to_server(RuntimeServicer(host), runtime_server)

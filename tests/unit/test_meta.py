@@ -7,8 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from aesp.proto.altar.aesp.v1 import host_pb2, identity_pb2, policy_pb2, tenancy_pb2
+from aesp.proto.altar.aesp.v1 import (
+    configuration_pb2,
+    cost_pb2,
+    governance_pb2,
+    host_pb2,
+    identity_pb2,
+    policy_pb2,
+    tenancy_pb2,
+)
 from aesp.server.servicers.client import ClientServicer
+from aesp.server.servicers.configuration import ConfigurationServicer
+from aesp.server.servicers.cost import CostServicer
+from aesp.server.servicers.governance import GovernanceServicer
 from aesp.server.servicers.identity import IdentityServicer
 from aesp.server.servicers.policy import PolicyServicer
 from aesp.server.servicers.runtime import RuntimeServicer
@@ -25,6 +36,9 @@ ROOT = Path(__file__).resolve().parents[2]
         (identity_pb2, "EnterpriseIdentityService", IdentityServicer),
         (policy_pb2, "EnterprisePolicyService", PolicyServicer),
         (tenancy_pb2, "EnterpriseTenantService", TenantServicer),
+        (cost_pb2, "EnterpriseCostManagementService", CostServicer),
+        (configuration_pb2, "EnterpriseConfigurationService", ConfigurationServicer),
+        (governance_pb2, "EnterpriseGovernanceService", GovernanceServicer),
     ],
 )
 def test_every_rpc_of_a_served_service_is_implemented(

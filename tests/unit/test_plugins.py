@@ -11,6 +11,7 @@ from aesp.core.config import HostConfig, ProfileConfig
 from aesp.core.errors import ConfigurationError
 from aesp.core.host import build_control_ports
 from aesp.core.plugins import build_ports, check_required, installed_profiles, load_registry
+from aesp.core.ports.cost import CostLedger
 from aesp.core.ports.identity import IdentityStore
 from aesp.core.ports.policy import PolicyStore
 from aesp.core.ports.rbac import RoleStore
@@ -109,11 +110,19 @@ async def test_the_host_builds_every_control_port_from_its_profile(tmp_path: Pat
         assert isinstance(ports.roles, RoleStore)
         assert isinstance(ports.policies, PolicyStore)
         assert isinstance(ports.state, StateStore)
+        assert isinstance(ports.cost, CostLedger)
     finally:
         for port in (ports.identity, ports.roles, ports.policies, ports.tenants, ports.state):
             await port.close()
+        await ports.cost.close()
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["identity.sqlite3", "policies.sqlite3", "roles.sqlite3", "tenants.sqlite3"]
+    assert names == [
+        "cost.sqlite3",
+        "identity.sqlite3",
+        "policies.sqlite3",
+        "roles.sqlite3",
+        "tenants.sqlite3",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from aesp.core.governance.workflows import WorkflowStore
 from aesp.core.ports import (
     ApprovalStore,
     AuditIndex,
@@ -30,6 +31,7 @@ from aesp_local.policies import SqlitePolicyStore
 from aesp_local.roles import SqliteRoleStore
 from aesp_local.state import MemoryStateStore
 from aesp_local.tenancy import SqliteTenantRegistry
+from aesp_local.workflows import SqliteWorkflowStore
 
 DISTRIBUTION = "aesp-local"
 
@@ -52,6 +54,7 @@ def aesp_register_adapters(registry: AdapterRegistry) -> None:
         ApprovalStore: lambda c: SqliteApprovalStore(_file(c, "governance.sqlite3")),
         CostLedger: lambda c: SqliteCostLedger(_file(c, "cost.sqlite3")),
         ConfigStore: lambda c: SqliteConfigStore(_file(c, "config.sqlite3")),
+        WorkflowStore: lambda c: SqliteWorkflowStore(_file(c, "workflows.sqlite3")),
     }
     for port, factory in factories.items():
         registry.add(port=port, profile="local", factory=factory, distribution=DISTRIBUTION)

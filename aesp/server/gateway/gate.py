@@ -21,6 +21,7 @@ import grpc.aio
 from aesp.core.audit import AuditEvent, AuditLog
 from aesp.core.errors import AespError, AuthenticationError, ValidationError
 from aesp.core.ids import accept_correlation_id
+from aesp.core.ports.state import BucketSpec
 from aesp.core.principal import Principal
 from aesp.server.gateway.admission import Admission
 from aesp.server.gateway.credentials import Authentication, CredentialResolver
@@ -56,6 +57,10 @@ class Gate:
         self._limits = limits
         self._audit = audit
         self._max_request_bytes = max_request_bytes
+
+    def apply_rate_limits(self, *, principal: BucketSpec, tenant: BucketSpec) -> None:
+        """Change the rate limits of the running gateway (live configuration, SPEC §3.15)."""
+        self._limits.apply(principal=principal, tenant=tenant)
 
     async def admit(self, request: Any, context: grpc.aio.ServicerContext, rpc: str) -> Admission:
         """Decide on one request: (1) authenticate, (2) rate limits, (3) request size.

@@ -54,6 +54,13 @@ class RateLimits:
         self._tenant = tenant
         self._clock_ms = clock_ms
 
+    def apply(self, *, principal: BucketSpec, tenant: BucketSpec) -> None:
+        """Use new bucket specs from the next request on (live configuration, SPEC §3.15).
+
+        Buckets keep their tokens; a lower burst caps them at the next refill.
+        """
+        self._principal, self._tenant = principal, tenant
+
     async def check(self, principal: Principal) -> None:
         """Admit one request of ``principal`` or refuse it.
 

@@ -45,7 +45,7 @@ class AccountingEvent(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., timestamp_ms: _Optional[int] = ..., tenant_id: _Optional[str] = ..., principal_id: _Optional[str] = ..., session_id: _Optional[str] = ..., resource_type: _Optional[str] = ..., quantity: _Optional[float] = ..., unit: _Optional[str] = ..., unit_cost: _Optional[float] = ..., total_cost: _Optional[float] = ..., cost_center: _Optional[str] = ..., project_id: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class BudgetDefinition(_message.Message):
-    __slots__ = ("budget_id", "name", "tenant_id", "cost_center", "amount", "currency", "period", "alert_thresholds", "auto_shutdown", "start_date", "end_date")
+    __slots__ = ("budget_id", "name", "tenant_id", "cost_center", "amount", "currency", "period", "alert_thresholds", "auto_shutdown", "start_date", "end_date", "scope", "scope_value")
     BUDGET_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +57,8 @@ class BudgetDefinition(_message.Message):
     AUTO_SHUTDOWN_FIELD_NUMBER: _ClassVar[int]
     START_DATE_FIELD_NUMBER: _ClassVar[int]
     END_DATE_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_VALUE_FIELD_NUMBER: _ClassVar[int]
     budget_id: str
     name: str
     tenant_id: str
@@ -68,10 +70,12 @@ class BudgetDefinition(_message.Message):
     auto_shutdown: bool
     start_date: int
     end_date: int
-    def __init__(self, budget_id: _Optional[str] = ..., name: _Optional[str] = ..., tenant_id: _Optional[str] = ..., cost_center: _Optional[str] = ..., amount: _Optional[float] = ..., currency: _Optional[str] = ..., period: _Optional[str] = ..., alert_thresholds: _Optional[_Iterable[str]] = ..., auto_shutdown: _Optional[bool] = ..., start_date: _Optional[int] = ..., end_date: _Optional[int] = ...) -> None: ...
+    scope: str
+    scope_value: str
+    def __init__(self, budget_id: _Optional[str] = ..., name: _Optional[str] = ..., tenant_id: _Optional[str] = ..., cost_center: _Optional[str] = ..., amount: _Optional[float] = ..., currency: _Optional[str] = ..., period: _Optional[str] = ..., alert_thresholds: _Optional[_Iterable[str]] = ..., auto_shutdown: _Optional[bool] = ..., start_date: _Optional[int] = ..., end_date: _Optional[int] = ..., scope: _Optional[str] = ..., scope_value: _Optional[str] = ...) -> None: ...
 
 class BudgetStatus(_message.Message):
-    __slots__ = ("budget_id", "amount", "spent", "currency", "period_start", "period_end", "thresholds_crossed", "exceeded")
+    __slots__ = ("budget_id", "amount", "spent", "currency", "period_start", "period_end", "thresholds_crossed", "exceeded", "reserved")
     BUDGET_ID_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     SPENT_FIELD_NUMBER: _ClassVar[int]
@@ -80,6 +84,7 @@ class BudgetStatus(_message.Message):
     PERIOD_END_FIELD_NUMBER: _ClassVar[int]
     THRESHOLDS_CROSSED_FIELD_NUMBER: _ClassVar[int]
     EXCEEDED_FIELD_NUMBER: _ClassVar[int]
+    RESERVED_FIELD_NUMBER: _ClassVar[int]
     budget_id: str
     amount: float
     spent: float
@@ -88,7 +93,8 @@ class BudgetStatus(_message.Message):
     period_end: int
     thresholds_crossed: _containers.RepeatedScalarFieldContainer[str]
     exceeded: bool
-    def __init__(self, budget_id: _Optional[str] = ..., amount: _Optional[float] = ..., spent: _Optional[float] = ..., currency: _Optional[str] = ..., period_start: _Optional[int] = ..., period_end: _Optional[int] = ..., thresholds_crossed: _Optional[_Iterable[str]] = ..., exceeded: _Optional[bool] = ...) -> None: ...
+    reserved: float
+    def __init__(self, budget_id: _Optional[str] = ..., amount: _Optional[float] = ..., spent: _Optional[float] = ..., currency: _Optional[str] = ..., period_start: _Optional[int] = ..., period_end: _Optional[int] = ..., thresholds_crossed: _Optional[_Iterable[str]] = ..., exceeded: _Optional[bool] = ..., reserved: _Optional[float] = ...) -> None: ...
 
 class BudgetAlert(_message.Message):
     __slots__ = ("budget_id", "threshold", "spent", "amount", "currency", "triggered_at")
@@ -442,3 +448,29 @@ class GenerateInvoiceResponse(_message.Message):
     success_details: Invoice
     error: _enterprise_pb2.EnterpriseError
     def __init__(self, success_details: _Optional[_Union[Invoice, _Mapping]] = ..., error: _Optional[_Union[_enterprise_pb2.EnterpriseError, _Mapping]] = ...) -> None: ...
+
+class ListBudgetsRequest(_message.Message):
+    __slots__ = ("tenant_id", "limit", "cursor")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    limit: int
+    cursor: str
+    def __init__(self, tenant_id: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
+
+class BudgetList(_message.Message):
+    __slots__ = ("items", "next_cursor")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[BudgetDetails]
+    next_cursor: str
+    def __init__(self, items: _Optional[_Iterable[_Union[BudgetDetails, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
+
+class ListBudgetsResponse(_message.Message):
+    __slots__ = ("success_details", "error")
+    SUCCESS_DETAILS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    success_details: BudgetList
+    error: _enterprise_pb2.EnterpriseError
+    def __init__(self, success_details: _Optional[_Union[BudgetList, _Mapping]] = ..., error: _Optional[_Union[_enterprise_pb2.EnterpriseError, _Mapping]] = ...) -> None: ...

@@ -71,6 +71,11 @@ class EnterpriseCostManagementServiceStub:
                 request_serializer=altar_dot_aesp_dot_v1_dot_cost__pb2.GenerateInvoiceRequest.SerializeToString,
                 response_deserializer=altar_dot_aesp_dot_v1_dot_cost__pb2.GenerateInvoiceResponse.FromString,
                 _registered_method=True)
+        self.ListBudgets = channel.unary_unary(
+                '/altar.aesp.v1.EnterpriseCostManagementService/ListBudgets',
+                request_serializer=altar_dot_aesp_dot_v1_dot_cost__pb2.ListBudgetsRequest.SerializeToString,
+                response_deserializer=altar_dot_aesp_dot_v1_dot_cost__pb2.ListBudgetsResponse.FromString,
+                _registered_method=True)
 
 
 class EnterpriseCostManagementServiceServicer:
@@ -127,6 +132,13 @@ class EnterpriseCostManagementServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListBudgets(self, request, context):
+        """A page of budgets with their spend in the current period (aesp extension, C-39 rule).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EnterpriseCostManagementServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -164,6 +176,11 @@ def add_EnterpriseCostManagementServiceServicer_to_server(servicer, server):
                     servicer.GenerateInvoice,
                     request_deserializer=altar_dot_aesp_dot_v1_dot_cost__pb2.GenerateInvoiceRequest.FromString,
                     response_serializer=altar_dot_aesp_dot_v1_dot_cost__pb2.GenerateInvoiceResponse.SerializeToString,
+            ),
+            'ListBudgets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBudgets,
+                    request_deserializer=altar_dot_aesp_dot_v1_dot_cost__pb2.ListBudgetsRequest.FromString,
+                    response_serializer=altar_dot_aesp_dot_v1_dot_cost__pb2.ListBudgetsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -357,6 +374,33 @@ class EnterpriseCostManagementService:
             '/altar.aesp.v1.EnterpriseCostManagementService/GenerateInvoice',
             altar_dot_aesp_dot_v1_dot_cost__pb2.GenerateInvoiceRequest.SerializeToString,
             altar_dot_aesp_dot_v1_dot_cost__pb2.GenerateInvoiceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBudgets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/altar.aesp.v1.EnterpriseCostManagementService/ListBudgets',
+            altar_dot_aesp_dot_v1_dot_cost__pb2.ListBudgetsRequest.SerializeToString,
+            altar_dot_aesp_dot_v1_dot_cost__pb2.ListBudgetsResponse.FromString,
             options,
             channel_credentials,
             insecure,

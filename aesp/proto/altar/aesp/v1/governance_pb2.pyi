@@ -29,7 +29,7 @@ class ApprovalDecision(_message.Message):
     def __init__(self, approver_id: _Optional[str] = ..., decision: _Optional[str] = ..., comments: _Optional[str] = ..., conditions: _Optional[_Mapping[str, str]] = ..., decided_at: _Optional[int] = ...) -> None: ...
 
 class ApprovalRequest(_message.Message):
-    __slots__ = ("approval_request_id", "artifact_type", "artifact_id", "artifact_data", "artifact_digest", "requester_id", "tenant_id", "justification", "required_approvers", "status", "pending_approvers", "created_at", "expires_at", "metadata", "decisions", "workflow_id", "completed_at")
+    __slots__ = ("approval_request_id", "artifact_type", "artifact_id", "artifact_data", "artifact_digest", "requester_id", "tenant_id", "justification", "required_approvers", "status", "pending_approvers", "created_at", "expires_at", "metadata", "decisions", "workflow_id", "completed_at", "min_approvals")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +54,7 @@ class ApprovalRequest(_message.Message):
     DECISIONS_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    MIN_APPROVALS_FIELD_NUMBER: _ClassVar[int]
     approval_request_id: str
     artifact_type: str
     artifact_id: str
@@ -71,7 +72,8 @@ class ApprovalRequest(_message.Message):
     decisions: _containers.RepeatedCompositeFieldContainer[ApprovalDecision]
     workflow_id: str
     completed_at: int
-    def __init__(self, approval_request_id: _Optional[str] = ..., artifact_type: _Optional[str] = ..., artifact_id: _Optional[str] = ..., artifact_data: _Optional[bytes] = ..., artifact_digest: _Optional[str] = ..., requester_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., justification: _Optional[str] = ..., required_approvers: _Optional[_Iterable[str]] = ..., status: _Optional[str] = ..., pending_approvers: _Optional[_Iterable[str]] = ..., created_at: _Optional[int] = ..., expires_at: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ..., decisions: _Optional[_Iterable[_Union[ApprovalDecision, _Mapping]]] = ..., workflow_id: _Optional[str] = ..., completed_at: _Optional[int] = ...) -> None: ...
+    min_approvals: int
+    def __init__(self, approval_request_id: _Optional[str] = ..., artifact_type: _Optional[str] = ..., artifact_id: _Optional[str] = ..., artifact_data: _Optional[bytes] = ..., artifact_digest: _Optional[str] = ..., requester_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., justification: _Optional[str] = ..., required_approvers: _Optional[_Iterable[str]] = ..., status: _Optional[str] = ..., pending_approvers: _Optional[_Iterable[str]] = ..., created_at: _Optional[int] = ..., expires_at: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ..., decisions: _Optional[_Iterable[_Union[ApprovalDecision, _Mapping]]] = ..., workflow_id: _Optional[str] = ..., completed_at: _Optional[int] = ..., min_approvals: _Optional[int] = ...) -> None: ...
 
 class ApprovalRequestList(_message.Message):
     __slots__ = ("items", "next_cursor")
@@ -82,7 +84,7 @@ class ApprovalRequestList(_message.Message):
     def __init__(self, items: _Optional[_Iterable[_Union[ApprovalRequest, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
 
 class ApprovalWorkflow(_message.Message):
-    __slots__ = ("workflow_id", "artifact_type", "required_approvers", "min_approvals", "expires_after_ms", "conditions", "tenant_id")
+    __slots__ = ("workflow_id", "artifact_type", "required_approvers", "min_approvals", "expires_after_ms", "conditions", "tenant_id", "name", "version", "updated_at", "updated_by")
     class ConditionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -97,6 +99,10 @@ class ApprovalWorkflow(_message.Message):
     EXPIRES_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
     CONDITIONS_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_BY_FIELD_NUMBER: _ClassVar[int]
     workflow_id: str
     artifact_type: str
     required_approvers: _containers.RepeatedScalarFieldContainer[str]
@@ -104,10 +110,14 @@ class ApprovalWorkflow(_message.Message):
     expires_after_ms: int
     conditions: _containers.ScalarMap[str, str]
     tenant_id: str
-    def __init__(self, workflow_id: _Optional[str] = ..., artifact_type: _Optional[str] = ..., required_approvers: _Optional[_Iterable[str]] = ..., min_approvals: _Optional[int] = ..., expires_after_ms: _Optional[int] = ..., conditions: _Optional[_Mapping[str, str]] = ..., tenant_id: _Optional[str] = ...) -> None: ...
+    name: str
+    version: int
+    updated_at: int
+    updated_by: str
+    def __init__(self, workflow_id: _Optional[str] = ..., artifact_type: _Optional[str] = ..., required_approvers: _Optional[_Iterable[str]] = ..., min_approvals: _Optional[int] = ..., expires_after_ms: _Optional[int] = ..., conditions: _Optional[_Mapping[str, str]] = ..., tenant_id: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., updated_at: _Optional[int] = ..., updated_by: _Optional[str] = ...) -> None: ...
 
 class RequestApprovalRequest(_message.Message):
-    __slots__ = ("artifact_type", "artifact_id", "artifact_data", "requester_id", "tenant_id", "justification", "required_approvers", "expires_at", "metadata")
+    __slots__ = ("artifact_type", "artifact_id", "artifact_data", "requester_id", "tenant_id", "justification", "required_approvers", "expires_at", "metadata", "min_approvals")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +134,7 @@ class RequestApprovalRequest(_message.Message):
     REQUIRED_APPROVERS_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    MIN_APPROVALS_FIELD_NUMBER: _ClassVar[int]
     artifact_type: str
     artifact_id: str
     artifact_data: bytes
@@ -133,7 +144,8 @@ class RequestApprovalRequest(_message.Message):
     required_approvers: _containers.RepeatedScalarFieldContainer[str]
     expires_at: int
     metadata: _containers.ScalarMap[str, str]
-    def __init__(self, artifact_type: _Optional[str] = ..., artifact_id: _Optional[str] = ..., artifact_data: _Optional[bytes] = ..., requester_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., justification: _Optional[str] = ..., required_approvers: _Optional[_Iterable[str]] = ..., expires_at: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    min_approvals: int
+    def __init__(self, artifact_type: _Optional[str] = ..., artifact_id: _Optional[str] = ..., artifact_data: _Optional[bytes] = ..., requester_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., justification: _Optional[str] = ..., required_approvers: _Optional[_Iterable[str]] = ..., expires_at: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ..., min_approvals: _Optional[int] = ...) -> None: ...
 
 class RequestApprovalResponse(_message.Message):
     __slots__ = ("success_details", "error")
@@ -144,16 +156,22 @@ class RequestApprovalResponse(_message.Message):
     def __init__(self, success_details: _Optional[_Union[ApprovalRequestDetails, _Mapping]] = ..., error: _Optional[_Union[_enterprise_pb2.EnterpriseError, _Mapping]] = ...) -> None: ...
 
 class ApprovalRequestDetails(_message.Message):
-    __slots__ = ("approval_request_id", "status", "pending_approvers", "created_at")
+    __slots__ = ("approval_request_id", "status", "pending_approvers", "created_at", "artifact_digest", "artifact_id", "expires_at")
     APPROVAL_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     PENDING_APPROVERS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     approval_request_id: str
     status: str
     pending_approvers: _containers.RepeatedScalarFieldContainer[str]
     created_at: int
-    def __init__(self, approval_request_id: _Optional[str] = ..., status: _Optional[str] = ..., pending_approvers: _Optional[_Iterable[str]] = ..., created_at: _Optional[int] = ...) -> None: ...
+    artifact_digest: str
+    artifact_id: str
+    expires_at: int
+    def __init__(self, approval_request_id: _Optional[str] = ..., status: _Optional[str] = ..., pending_approvers: _Optional[_Iterable[str]] = ..., created_at: _Optional[int] = ..., artifact_digest: _Optional[str] = ..., artifact_id: _Optional[str] = ..., expires_at: _Optional[int] = ...) -> None: ...
 
 class AdjudicateApprovalRequest(_message.Message):
     __slots__ = ("approval_request_id", "approver_id", "decision", "comments", "conditions", "tenant_id")
