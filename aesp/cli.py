@@ -436,12 +436,14 @@ def _parser() -> argparse.ArgumentParser:
 def _add_manager_commands(sub: Any) -> None:
     """The operator commands of the control-plane managers, each defined in its own module."""
     from aesp.cli_audit import add_audit_commands
+    from aesp.cli_config import add_config_commands
     from aesp.cli_cost import add_cost_commands
     from aesp.cli_governance import add_governance_commands
 
     add_audit_commands(sub)
     add_governance_commands(sub)
     add_cost_commands(sub)
+    add_config_commands(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

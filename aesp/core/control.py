@@ -22,7 +22,7 @@ from typing import Any
 
 from aesp.core import ids
 from aesp.core.access import AccessConfig
-from aesp.core.audit import AuditEvent, AuditLog
+from aesp.core.audit import AuditEvent, AuditIndex, AuditLog
 from aesp.core.contracts import CLASSIFICATIONS, ToolContract
 from aesp.core.errors import AuthorizationError, ValidationError
 from aesp.core.manifest import Manifest, ManifestStore
@@ -66,6 +66,7 @@ class ControlPorts:
     tenants: TenantRegistry
     state: StateStore
     cost: CostLedger  # budgets and usage; the Host's Metering holds it, not the control plane
+    audit_index: AuditIndex | None = None  # QueryEvents' store, fed by the Host's AuditShipper
 
 
 @dataclass(frozen=True, slots=True)

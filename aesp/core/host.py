@@ -15,10 +15,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aesp.core import ids, plugins
-from aesp.core.audit import AuditEvent, AuditLog, FileAuditLog
+from aesp.core.audit import AuditEvent, AuditIndex, AuditLog, AuditQuery, FileAuditLog
+from aesp.core.audit_shipper import AuditShipper
 from aesp.core.config import HostConfig
 from aesp.core.control import AccessConfig, ControlPlane, ControlPorts
 from aesp.core.errors import AespError, AuthorizationError, StateError, ValidationError
+from aesp.core.governance.enactors_budget import govern_budgets
 from aesp.core.governance.service import Governance, open_governance
 from aesp.core.identity import CertificateIdentity
 from aesp.core.local_dispatch import AuthorizationStore
@@ -97,6 +99,16 @@ class Host:
             metering=self.metering,
         )
         self.manifest.subscribe(self._manifest_changed)
+        # QueryEvents reads the index the shipper feeds from the file log; a log that answers
+        # queries itself (MemoryAuditLog in tests) is read directly (decision 83).
+        self.audit_index = ports.audit_index
+        self.audit_shipper: AuditShipper | None = None
+        self.audit_query: AuditQuery | None = ports.audit_index
+        shippable = isinstance(audit, FileAuditLog) and _log_file(audit).is_file()
+        if isinstance(audit, FileAuditLog) and shippable and ports.audit_index is not None:
+            self.audit_shipper = AuditShipper(_log_file(audit), ports.audit_index)
+        elif isinstance(audit, AuditQuery):
+            self.audit_query = audit
         # Approval workflows and enactment (aesp.core.governance); built by build_host.
         self.governance: Governance | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -107,6 +119,8 @@ class Host:
     async def start(self) -> None:
         """Load the control-plane snapshots, then start the background duties."""
         await self.control.start()
+        if self.audit_shipper is not None:
+            await self.audit_shipper.start()  # resumes at its persisted position
         if self.governance is not None:
             await self.governance.start()  # approved contracts are active again after a restart
         self._tasks.append(asyncio.create_task(self._watch_heartbeats()))
@@ -128,6 +142,10 @@ class Host:
         await self.cost.close()
         await self.state.close()
         await self.audit.close()
+        if self.audit_shipper is not None:
+            await self.audit_shipper.stop(flush=True)  # after close: the last events are written
+        if self.audit_index is not None:
+            await self.audit_index.close()
 
     # ------------------------------------------------------------------ Runtime operations
 
@@ -507,6 +525,12 @@ class Host:
                     del session.calls[key]
 
 
+def _log_file(audit: FileAuditLog) -> Path:
+    """The file of a :class:`FileAuditLog`, which the shipper reads."""
+    # NOTE: FileAuditLog keeps its path private; it is read here, in the composition root only.
+    return Path(audit._path)  # noqa: SLF001
+
+
 REQUIRED_PORTS: Mapping[str, type] = {
     "identity": IdentityStore,
     "rbac": RoleStore,
@@ -514,6 +538,7 @@ REQUIRED_PORTS: Mapping[str, type] = {
     "tenancy": TenantRegistry,
     "state": StateStore,
     "cost": CostLedger,
+    "audit": AuditIndex,  # the query side; the durable buffer (FileAuditLog) is the core's
 }
 
 
@@ -534,6 +559,7 @@ async def build_control_ports(config: HostConfig) -> ControlPorts:
         tenants=built["tenancy"],
         state=built["state"],
         cost=built["cost"],
+        audit_index=built["audit"],
     )
 
 
@@ -560,6 +586,8 @@ async def build_host(
         audit = FileAuditLog(Path(config.data_dir) / "audit.jsonl")
     host = Host(config, manifest, audit, ports, access or config.access)
     host.governance = await open_governance(config, host.control, host.manifest)
+    host.pipeline.call_approvals = host.governance.calls  # per-call approval (governance)
+    govern_budgets(host)  # approved BUDGET_V1 artifacts are stored through the Cost port
     await host.start()
     return host
 

@@ -18,7 +18,8 @@ Approval (SPEC §3.15, item 202): the *server* decides. A change needs approval 
 sensitive (registered so, stored so, or marked so by the request), registered as governed, or
 the caller asked for it; ``requires_approval=false`` never removes the step. The change is
 then handed to :class:`ConfigApprovals` and the old value stays in force; without one, the set
-is refused with ``FEATURE_UNAVAILABLE`` and nothing changes.
+is refused with ``FEATURE_UNAVAILABLE`` and nothing changes. A Host with governance hands it
+to :class:`~aesp.core._live_approvals.GovernedConfigApprovals` (decision 76).
 """
 
 from __future__ import annotations
@@ -353,7 +354,8 @@ async def start_live_config(
         host: The Host; its pipeline and session manager receive live limits.
         store: The Config port; built from ``[profile]`` (port ``config``) when None.
         gateway: The gateway's :class:`~aesp.server.gateway.gate.Gate` (``running.gateway.gate``).
-        approvals: The ``CONFIGURATION_KEY_V1`` approval workflow, when governance offers one.
+        approvals: The ``CONFIGURATION_KEY_V1`` approval workflow; None uses the Host's
+            governance (:func:`aesp.core._live_approvals.govern_config`) when it has one.
     """
     if store is None:
         from aesp.core import plugins
@@ -364,6 +366,10 @@ async def start_live_config(
         store = built["config"]
     targets = HostTargets(limits=(host.pipeline, host.sessions), rates=gateway)
     base = keys.LiveValues(host.config.limits, host.config.gateway)
+    if approvals is None and host.governance is not None:
+        from aesp.core._live_approvals import govern_config
+
+        approvals = govern_config(host.governance, lambda: live_config_of(host))
     manager = ConfigManager(store, base=base, targets=targets, approvals=approvals)
     await manager.start()
     _MANAGERS[host] = manager

@@ -19,12 +19,14 @@ from aesp.adm import AdmError, canonical_json, parse_json, validate_call_id
 from aesp.core import ids
 from aesp.core.audit import AuditEvent, AuditLog
 from aesp.core.breaker import OPEN_IMMEDIATELY
+from aesp.core.call_approvals import CallApprovals, approval_rule
 from aesp.core.config import HostConfig, LimitsConfig
 from aesp.core.contracts import ToolContract
 from aesp.core.control import CallFacts, ControlPlane
 from aesp.core.errors import (
     AespError,
     Category,
+    ConfigurationError,
     ExecutionError,
     StateError,
     ValidationError,
@@ -76,6 +78,9 @@ class Pipeline:
         self._audit = audit
         self._auths = authorizations
         self._background: set[asyncio.Task[None]] = set()
+        # Per-call approval (aesp.core.call_approvals); attached by the composition root. A
+        # contract that asks for it is refused while this is None (fail closed).
+        self.call_approvals: CallApprovals | None = None
 
     def apply_limits(self, limits: LimitsConfig) -> None:
         """Use ``limits`` from the next call on (live configuration, SPEC §3.15).
@@ -180,6 +185,7 @@ class Pipeline:
                 )
             # (5) RBAC, (8) arguments, (6) policy.
             governance, outcome = self._govern(ctx, session, contract, args, req)
+            governance.update(await self._approve(principal, session, contract, args, req))
         except AespError as exc:
             await self._refused(
                 "TOOL_INVOCATION_START",
@@ -377,6 +383,7 @@ class Pipeline:
                     "call it with CallTool.",
                 )
             governance, outcome = self._govern(ctx, session, contract, args, req)
+            governance.update(await self._approve(principal, session, contract, args, req))
             # (7) quota and budget.
             admission = await self._metering.admit(
                 ctx, contract, session, self._timeout(req), len(req.args_json), mode="stream"
@@ -547,6 +554,7 @@ class Pipeline:
             contract = self._contract(session, req.name)
             # item 114: args validated at authorisation, with RBAC and policy as for a call.
             governance, outcome = self._govern(ctx, session, contract, args, req)
+            governance.update(await self._approve(principal, session, contract, args, req))
             await self._audit_policies(principal, session, contract, req, outcome)
             now = ids.now_ms()
             auth = Authorization(
@@ -749,6 +757,42 @@ class Pipeline:
         if outcome.evaluated:
             governance["applied_policies"] = ",".join(outcome.evaluated)
         return governance, outcome
+
+    async def _approve(
+        self,
+        principal: Principal,
+        session: Session,
+        contract: ToolContract,
+        args: Any,
+        req: CallRequest,
+    ) -> dict[str, str]:
+        """The per-call approval step, after (5)-(8) and before (7) budget (SPEC §3.11).
+
+        A contract without ``governance_metadata.approval`` passes with no store access. One
+        that has it is held (``EMERGENCY_OVERRIDE_REQUIRED``, a request opened) until the same
+        caller repeats the same call presenting an APPROVED, unexpired approval, which this step
+        consumes (compare-and-set); see "Per-call approval" in docs/protocol-decisions.md.
+
+        Returns:
+            Audit metadata for the START or AUTHORIZATION_SUCCESS record.
+        """
+        if approval_rule(contract) is None:
+            return {}
+        if self.call_approvals is None:
+            raise ConfigurationError(
+                "CONFIGURATION_ERROR",
+                f"'{contract.name}' needs per-call approval, and this Host has no governance "
+                "component to hold it; the call is refused.",
+            )
+        return await self.call_approvals.check(
+            principal,
+            contract,
+            args=args,
+            args_sha256=_digest_or_empty(req.args_json),
+            metadata=req.metadata,
+            correlation_id=req.correlation_id,
+            session_id=session.session_id,
+        )
 
     async def _admit(
         self,

@@ -34,6 +34,7 @@ from aesp.core.host import Host, build_host
 from aesp.core.live_config import start_live_config, stop_live_config
 from aesp.core.ports.identity import IdentityStore
 from aesp.core.ports.state import StateStore
+from aesp.proto.altar.aesp.v1 import audit_pb2_grpc as _audit_pb2_grpc
 from aesp.proto.altar.aesp.v1 import configuration_pb2_grpc as _configuration_pb2_grpc
 from aesp.proto.altar.aesp.v1 import cost_pb2_grpc as _cost_pb2_grpc
 from aesp.proto.altar.aesp.v1 import governance_pb2_grpc as _governance_pb2_grpc
@@ -42,6 +43,7 @@ from aesp.proto.altar.aesp.v1 import identity_pb2_grpc as _identity_pb2_grpc
 from aesp.proto.altar.aesp.v1 import policy_pb2_grpc as _policy_pb2_grpc
 from aesp.proto.altar.aesp.v1 import tenancy_pb2_grpc as _tenancy_pb2_grpc
 from aesp.server.gateway import GatewayInterceptor, build_gateway
+from aesp.server.servicers.audit import AuditServicer
 from aesp.server.servicers.client import ClientServicer
 from aesp.server.servicers.configuration import ConfigurationServicer
 from aesp.server.servicers.cost import CostServicer
@@ -192,6 +194,7 @@ async def start_host(
     _cost_pb2_grpc.add_EnterpriseCostManagementServiceServicer_to_server(
         CostServicer(host), client_server
     )
+    _audit_pb2_grpc.add_EnterpriseAuditServiceServicer_to_server(AuditServicer(host), client_server)
     runtime_server = _server(config, (RequireTls13Interceptor(),))
     _host_pb2_grpc.add_GridRuntimeServiceServicer_to_server(RuntimeServicer(host), runtime_server)
     certificates = config.gateway.client_certificates

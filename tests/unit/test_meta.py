@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from aesp.proto.altar.aesp.v1 import (
+    audit_pb2,
     configuration_pb2,
     cost_pb2,
     governance_pb2,
@@ -16,6 +17,7 @@ from aesp.proto.altar.aesp.v1 import (
     policy_pb2,
     tenancy_pb2,
 )
+from aesp.server.servicers.audit import AuditServicer
 from aesp.server.servicers.client import ClientServicer
 from aesp.server.servicers.configuration import ConfigurationServicer
 from aesp.server.servicers.cost import CostServicer
@@ -39,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
         (cost_pb2, "EnterpriseCostManagementService", CostServicer),
         (configuration_pb2, "EnterpriseConfigurationService", ConfigurationServicer),
         (governance_pb2, "EnterpriseGovernanceService", GovernanceServicer),
+        (audit_pb2, "EnterpriseAuditService", AuditServicer),
     ],
 )
 def test_every_rpc_of_a_served_service_is_implemented(

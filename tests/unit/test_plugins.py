@@ -11,6 +11,7 @@ from aesp.core.config import HostConfig, ProfileConfig
 from aesp.core.errors import ConfigurationError
 from aesp.core.host import build_control_ports
 from aesp.core.plugins import build_ports, check_required, installed_profiles, load_registry
+from aesp.core.ports.audit import AuditIndex
 from aesp.core.ports.cost import CostLedger
 from aesp.core.ports.identity import IdentityStore
 from aesp.core.ports.policy import PolicyStore
@@ -111,12 +112,16 @@ async def test_the_host_builds_every_control_port_from_its_profile(tmp_path: Pat
         assert isinstance(ports.policies, PolicyStore)
         assert isinstance(ports.state, StateStore)
         assert isinstance(ports.cost, CostLedger)
+        assert isinstance(ports.audit_index, AuditIndex)
     finally:
         for port in (ports.identity, ports.roles, ports.policies, ports.tenants, ports.state):
             await port.close()
         await ports.cost.close()
+        if ports.audit_index is not None:
+            await ports.audit_index.close()
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [
+        "audit_index.sqlite3",
         "cost.sqlite3",
         "identity.sqlite3",
         "policies.sqlite3",

@@ -27,7 +27,7 @@ from aesp.adm import AdmError, canonical_json, parse_json
 from aesp.core.contracts import ContractStatus, ToolContract, with_status
 from aesp.core.errors import AespError, StateError, ValidationError
 from aesp.core.governance._semver import version_key
-from aesp.core.governance.model import Approval, Enacted, Prepared
+from aesp.core.governance.model import Approval, Enacted, Prepared, is_call_approval
 from aesp.core.governance.routing import tally
 from aesp.core.manifest import ManifestStore
 from aesp.core.ports.governance import ApprovalStatus, ApprovalStore, ArtifactType, Verdict
@@ -194,6 +194,8 @@ async def restore_contracts(store: ApprovalStore, manifest: ManifestStore) -> li
             cursor=cursor,
         )
         for request in page.items:
+            if is_call_approval(request):
+                continue  # approves one call, not a contract
             try:
                 contract = parse_contract(request.artifact_data)
             except AespError as exc:

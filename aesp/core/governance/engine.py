@@ -38,6 +38,7 @@ from aesp.core.governance.model import (
     DecisionResult,
     Enacted,
     NewRequest,
+    is_call_approval,
     verdict,
 )
 from aesp.core.governance.routing import eligible_entries, next_state, satisfies_record
@@ -174,7 +175,10 @@ class ApprovalEngine(ViewsMixin, ExpiryMixin):
                 )
                 status, after = next_state(request, decisions, decision)  # (5)
                 approval = Approval(request, after.approvers, now, (*decisions, decision))
-                enacted = await self._enact(approval) if status is ApprovalStatus.APPROVED else None
+                # A per-call approval enacts nothing: the approved call is its enactment, and
+                # it consumes the approval (aesp.core.call_approvals).
+                enact = status is ApprovalStatus.APPROVED and not is_call_approval(request)
+                enacted = await self._enact(approval) if enact else None
                 try:  # (6)
                     stored = await self.store.record_decision(
                         decision, expected_version=request.version, new_status=status

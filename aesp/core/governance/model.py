@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from aesp.core.call_approvals import CALL_APPROVAL_KEY, CALL_USE_KEY
 from aesp.core.ports.governance import (
     ApprovalDecision,
     ApprovalRequest,
@@ -20,6 +21,8 @@ from aesp.core.ports.governance import (
 )
 
 __all__ = [
+    "CALL_APPROVAL_KEY",
+    "CALL_USE_KEY",
     "RESERVED_PREFIX",
     "SATISFIES_KEY",
     "WORKFLOW_KEY",
@@ -31,12 +34,21 @@ __all__ = [
     "Enacted",
     "NewRequest",
     "Prepared",
+    "is_call_approval",
     "public_conditions",
 ]
 
 RESERVED_PREFIX: Final = "aesp."  # metadata and condition keys only the Host writes
 WORKFLOW_KEY: Final = "aesp.workflow_id"  # request metadata: the workflow that routed it
 SATISFIES_KEY: Final = "aesp.satisfies"  # decision conditions: entries the approver could fill
+
+
+def is_call_approval(request: ApprovalRequest) -> bool:
+    """Whether ``request`` approves one tool call (or records the use of such an approval).
+
+    Only the Host writes ``aesp.`` metadata keys, so a client cannot make a request look like one.
+    """
+    return CALL_APPROVAL_KEY in request.metadata or CALL_USE_KEY in request.metadata
 
 
 def public_conditions(conditions: Mapping[str, str]) -> dict[str, str]:

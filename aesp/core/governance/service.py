@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Final
 
 from aesp.core import plugins
+from aesp.core.call_approvals import CallApprovals
 from aesp.core.config import HostConfig
 from aesp.core.control import ControlPlane
 from aesp.core.governance.contracts import ToolContractEnactor, restore_contracts
@@ -79,6 +80,8 @@ class Governance:
             workflows=workflows,
             clock_ms=clock_ms,
         )
+        # Per-call approval of governed calls (the pipeline's approval step).
+        self.calls = CallApprovals(store=approvals, audit=control.audit, clock_ms=clock_ms)
         self._interval_s = sweep_interval_ms / 1000
         self._replayed = -1
         self._task: asyncio.Task[None] | None = None

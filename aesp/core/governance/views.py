@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 from aesp.core.errors import ValidationError
-from aesp.core.governance.model import WORKFLOW_KEY, ApprovalView, Approver
+from aesp.core.governance.model import CALL_USE_KEY, WORKFLOW_KEY, ApprovalView, Approver
 from aesp.core.governance.routing import eligible_entries, tally
 from aesp.core.ports._paging import Page, page_limit
 from aesp.core.ports.governance import (
@@ -129,6 +129,8 @@ class ViewsMixin:
                     details={"field": "cursor"},
                 ) from None
             for item in page.items:
+                if CALL_USE_KEY in item.metadata:
+                    continue  # the Host's record that a per-call approval was used, not a request
                 current = await self._current(item)
                 wanted = current is not None and (status is None or current.status is status)
                 if current is not None and wanted and await keep(current):

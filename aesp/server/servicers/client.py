@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from aesp.core.call_approvals import APPROVAL_HEADER, APPROVAL_ID_KEY
 from aesp.core.errors import AespError
 from aesp.core.host import Host
 from aesp.core.principal import Principal
@@ -127,6 +128,7 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
                 has_call=request.HasField("call"),
                 correlation_id=cid,
                 timeout_ms=request.timeout_ms,
+                metadata=_approval_metadata(context),
             )
             outcome = await self._pipeline.call(principal, req)
         except AespError as exc:
@@ -163,6 +165,7 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
                 has_call=request.HasField("call"),
                 correlation_id=cid,
                 timeout_ms=request.timeout_ms,
+                metadata=_approval_metadata(context),
             )
             stream = await self._pipeline.call_stream(principal, req)
             async for chunk in stream:
@@ -215,9 +218,12 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
             )
             auth = await self._pipeline.authorize(principal, req)
         except AespError as exc:
+            held = exc.details.get(APPROVAL_ID_KEY, "") if _is_held(exc) else ""
             return _AuthorizeStatus(
-                status=_AuthorizeStatus.DENIED,
+                # PENDING (SPEC §2.3.5): the call awaits approval; never an invocation id.
+                status=_AuthorizeStatus.PENDING if held else _AuthorizeStatus.DENIED,
                 correlation_id=cid,
+                execution_context={APPROVAL_ID_KEY: held} if held else {},
                 error=await self._refuse(
                     "AUTHORIZATION_DENIED",
                     exc,
@@ -268,6 +274,22 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
                 ),
             )
         return _LogStatus(status=_LogStatus.LOGGED, correlation_id=cid)
+
+
+def _approval_metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
+    """The approval id a caller presented in the ``aesp-approval-request-id`` gRPC metadata
+    (``ToolCall`` has no metadata field), as ``CallRequest.metadata``."""
+    for key, value in context.invocation_metadata() or ():
+        if key == APPROVAL_HEADER and isinstance(value, str):
+            return {APPROVAL_ID_KEY: value}
+    return {}
+
+
+def _is_held(exc: AespError) -> bool:
+    """Whether ``exc`` holds the call for a per-call approval (AuthorizeToolCall: PENDING)."""
+    return exc.code == "EMERGENCY_OVERRIDE_REQUIRED" and exc.details.get("reason") == (
+        "APPROVAL_REQUIRED"
+    )
 
 
 def _err(
