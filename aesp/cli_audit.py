@@ -28,7 +28,7 @@ def add_audit_commands(subparsers: Any) -> None:
 
     Each sets ``func`` (``args.func(args) -> int``), the convention of :mod:`aesp.cli`.
     """
-    audit = subparsers.add_parser("audit", help="verify or export the audit log")
+    audit = subparsers.add_parser("audit", help="verify, export or query the audit log")
     _add_actions(audit)
 
 
@@ -66,6 +66,10 @@ def _add_actions(parser: argparse.ArgumentParser) -> None:
     export.add_argument("--format", choices=("json", "csv"), default="json")
     export.add_argument("--out", type=Path, help="write here instead of standard output")
     export.set_defaults(func=_export)
+
+    from aesp.cli_audit_query import add_audit_query_command  # imports aesp.cli: keep it lazy
+
+    add_audit_query_command(actions)
 
 
 def _verify(args: argparse.Namespace) -> int:
