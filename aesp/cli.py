@@ -161,12 +161,18 @@ def _runtime(args: argparse.Namespace) -> int:
 
 def _call(args: argparse.Namespace) -> int:
     from aesp.client import AespClientError, Client
+    from aesp.client.errors import ApprovalRequired
 
     ca, cert, key = _pems(args, "client")
     try:
         call_args = json.loads(args.args)
     except json.JSONDecodeError as exc:
         print(f"aesp: --args is not JSON: {exc}", file=sys.stderr)
+        return 2
+    if args.approval and args.stream:
+        print(
+            "aesp: --approval is for unary calls; it cannot be used with --stream", file=sys.stderr
+        )
         return 2
     with Client(args.target, ca=ca, cert=cert, key=key) as client:
         try:
@@ -176,12 +182,24 @@ def _call(args: argparse.Namespace) -> int:
                     for chunk in client.stream(session.session_id, args.tool, call_args):
                         print(json.dumps(chunk))
                 else:
-                    result = client.call(session.session_id, args.tool, call_args)
+                    result = client.call(
+                        session.session_id,
+                        args.tool,
+                        call_args,
+                        approval_request_id=args.approval or "",
+                    )
                     print(json.dumps(result.to_json(), indent=2))
                     if result.status != "SUCCESS":
                         return 1
             finally:
                 client.destroy_session(session.session_id, force=True)
+        except ApprovalRequired as exc:
+            print(f"aesp: held: {exc}", file=sys.stderr)
+            print(
+                f"aesp: once approved, repeat with --approval {exc.approval_request_id}",
+                file=sys.stderr,
+            )
+            return 3
         except AespClientError as exc:
             print(f"aesp: refused: {exc}", file=sys.stderr)
             return 1
@@ -416,6 +434,11 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("tool")
     call.add_argument("--args", default="{}", help="JSON object of arguments")
     call.add_argument("--stream", action="store_true", help="use the streaming call")
+    call.add_argument(
+        "--approval",
+        metavar="ID",
+        help="repeat a held call with its APPROVED per-call approval request id (unary only)",
+    )
     call.add_argument("--target", default="localhost:7443", help="the Host's client port")
     _pem_args(call, "client", "demo")
     call.set_defaults(func=_call)

@@ -27,6 +27,7 @@ Origin = Literal["host", "runtime", "transport", "client"]
 __all__ = [
     "FAMILY_OF_CODE",
     "AespClientError",
+    "ApprovalRequired",
     "AuthenticationFailed",
     "AuthorizationExpired",
     "CallTimeout",
@@ -127,6 +128,25 @@ class PermissionDenied(AespClientError):
     """
 
 
+class ApprovalRequired(PermissionDenied):
+    """The call is held until other people approve it (``EMERGENCY_OVERRIDE_REQUIRED``).
+
+    A per-call approval request was opened (or the presented one is still PENDING): once an
+    approver approves :attr:`approval_request_id`, repeat the *same* call (same tool and
+    arguments) with ``approval_request_id=`` set; the approval admits that call once.
+    """
+
+    @property
+    def approval_request_id(self) -> str:
+        """The approval request that holds the call (``""`` when the Host named none)."""
+        return self.details.get("approval_request_id", "")
+
+    @property
+    def approval_status(self) -> str:
+        """The request's status when the call was held (``PENDING``), ``""`` if not reported."""
+        return self.details.get("approval_status", "")
+
+
 class InvalidArguments(AespClientError):
     """The request or its arguments do not fit the Host's contract (fix the call, no retry)."""
 
@@ -206,7 +226,6 @@ _FAMILIES: tuple[tuple[type[AespClientError], tuple[str, ...]], ...] = (
             "POLICY_NOT_FOUND",
             "SECURITY_CLEARANCE_INSUFFICIENT",
             "DATA_CLASSIFICATION_MISMATCH",
-            "EMERGENCY_OVERRIDE_REQUIRED",
             "COMPLIANCE_VIOLATION",
             "SECURITY_THREAT_DETECTED",
             "SUSPICIOUS_ACTIVITY",
@@ -218,6 +237,7 @@ _FAMILIES: tuple[tuple[type[AespClientError], tuple[str, ...]], ...] = (
             "ROLE_REQUIRED",
         ),
     ),
+    (ApprovalRequired, ("EMERGENCY_OVERRIDE_REQUIRED",)),
     (
         InvalidArguments,
         (

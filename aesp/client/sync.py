@@ -21,6 +21,7 @@ from aesp.adm import ToolResult
 from aesp.client import _channel, _parse, _wire
 from aesp.client._translate import from_rpc_error
 from aesp.client._wire import Args
+from aesp.client.aio import _approval_metadata
 from aesp.client.audit_buffer import PendingLog
 from aesp.client.breaker import COUNTED_CODES, ClientBreaker
 from aesp.client.governed import GovernedLocal
@@ -159,10 +160,13 @@ class Client:
         call_id: str | None = None,
         correlation_id: str | None = None,
         timeout_ms: int = 0,
+        approval_request_id: str = "",
     ) -> CallResult:
         """Call a tool through the Host (F4); a business ERROR is returned (C-13).
 
-        Arguments, result and errors: as :meth:`AsyncClient.call`.
+        Arguments, result and errors: as :meth:`AsyncClient.call` (``approval_request_id``
+        repeats a held call with its APPROVED approval; a held call raises
+        :class:`~aesp.client.errors.ApprovalRequired`).
         """
         cid = correlation_id or _wire.new_correlation_id()
         request = _wire.tool_call(
@@ -173,7 +177,13 @@ class Client:
             correlation_id=cid,
             timeout_ms=timeout_ms,
         )
-        response = self._unary("CallTool", request, cid, _channel.call_deadline_s(timeout_ms))
+        response = self._unary(
+            "CallTool",
+            request,
+            cid,
+            _channel.call_deadline_s(timeout_ms),
+            extra_metadata=_approval_metadata(approval_request_id),
+        )
         return _parse.call_result(response, request)
 
     def stream(
@@ -348,18 +358,31 @@ class Client:
         if self._closed:
             raise RuntimeError("the client is closed")
 
-    def _unary(self, method: str, request: Any, cid: str, timeout_s: float) -> Any:
-        """One unary RPC through the breaker; transport failures become typed errors."""
+    def _unary(
+        self,
+        method: str,
+        request: Any,
+        cid: str,
+        timeout_s: float,
+        *,
+        extra_metadata: tuple[tuple[str, str], ...] = (),
+    ) -> Any:
+        """One unary RPC through the breaker; transport failures become typed errors.
+
+        ``extra_metadata`` is sent after any credential header (e.g. the per-call approval id).
+        """
         self.breaker.check(correlation_id=cid, target=self.target)
         self._check_open()
         rpc = getattr(self._stub, method)
         if self._session is None:
             try:
-                response = rpc(request, timeout=timeout_s)
+                response = rpc(request, timeout=timeout_s, metadata=extra_metadata or None)
             except grpc.RpcError as exc:
                 raise self._failed(exc, cid) from None
         else:
-            response = self._unary_with_session(self._session, rpc, request, cid, timeout_s)
+            response = self._unary_with_session(
+                self._session, rpc, request, cid, timeout_s, extra_metadata
+            )
         self.breaker.record_success()
         return response
 
@@ -370,13 +393,14 @@ class Client:
         request: Any,
         cid: str,
         timeout_s: float,
+        extra_metadata: tuple[tuple[str, str], ...] = (),
     ) -> Any:
         """A unary RPC that presents the SAML response or its session token, and keeps a new
         token from the response's initial metadata."""
         presentation = session.present(cid, timeout_s)
         try:
             response, call = rpc.with_call(
-                request, timeout=timeout_s, metadata=presentation.metadata
+                request, timeout=timeout_s, metadata=(*presentation.metadata, *extra_metadata)
             )
         except grpc.RpcError as exc:
             session.settle_error(presentation, exc)

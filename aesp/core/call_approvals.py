@@ -1,7 +1,8 @@
 """Per-call approval: a call its contract says needs approval runs only after other people
 approved exactly that call, and then exactly once (SPEC §3.11 applied to one invocation).
 
-A contract asks for it in ``governance_metadata`` (docs/protocol-decisions.md):
+A contract asks for it in ``governance_metadata``, or a ``REQUIRE_APPROVAL`` policy in its
+``parameters`` (same keys, :func:`governing_rule` picks one; docs/protocol-decisions.md):
 
 * ``approval = per_call`` (any other non-empty value is refused: an unknown mode must never
   mean "no approval");
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -43,9 +44,15 @@ from aesp.core.audit import AuditEvent, AuditLog
 from aesp.core.contracts import ToolContract
 from aesp.core.errors import AuthorizationError, ConfigurationError
 from aesp.core.ids import now_ms
+from aesp.core.policy.model import (
+    APPROVAL_TTL_DEFAULT_MS,
+    APPROVAL_TTL_MAX_MS,
+    APPROVAL_TTL_MIN_MS,
+    ApprovalRequirement,
+    approval_requirement,
+)
 from aesp.core.ports._errors import ConcurrentChangeError, DuplicateError, NotFoundError
 from aesp.core.ports.governance import (
-    ROLE_PREFIX,
     ApprovalRequest,
     ApprovalStatus,
     ApprovalStore,
@@ -62,6 +69,7 @@ __all__ = [
     "CallApprovals",
     "CallBinding",
     "approval_rule",
+    "governing_rule",
 ]
 
 # Request metadata of a per-call approval: it approves one call, not a contract, so nothing is
@@ -76,9 +84,10 @@ MIN_APPROVALS_KEY: Final = "min_approvals"
 TTL_KEY: Final = "approval_ttl_ms"
 APPROVAL_ID_KEY: Final = "approval_request_id"  # CallRequest.metadata / Authorize metadata
 APPROVAL_HEADER: Final = "aesp-approval-request-id"  # gRPC metadata of CallTool(Stream)
-DEFAULT_TTL_MS: Final = 3_600_000  # an hour: long enough for a person to look, short enough
-MIN_TTL_MS: Final = 1_000  # shorter could expire before the approver's RPC arrives
-MAX_TTL_MS: Final = 7 * 24 * 3_600_000  # the engine's default request lifetime
+DEFAULT_TTL_MS: Final = APPROVAL_TTL_DEFAULT_MS  # shared with REQUIRE_APPROVAL policies
+MIN_TTL_MS: Final = APPROVAL_TTL_MIN_MS
+MAX_TTL_MS: Final = APPROVAL_TTL_MAX_MS
+APPROVAL_POLICY_KEY: Final = "aesp.approval_policy"  # request metadata: the governing policy
 MAX_SHOWN_ARGS: Final = 64 * 1024  # larger arguments are shown to approvers by hash only
 USED_SUFFIX: Final = ".used"
 USE_APPROVER: Final = "aesp:host"  # the use record's nominal approver; its deadline is past
@@ -86,19 +95,8 @@ ID_BYTES: Final = 8
 _MAX_ID = 128
 
 
-@dataclass(frozen=True, slots=True)
-class CallApprovalRule:
-    """What a contract requires of each call.
-
-    Attributes:
-        approvers: Principal ids or ``role:<name>`` entries, no repeats, never empty.
-        min_approvals: m of n; 0 means every entry.
-        ttl_ms: Lifetime of a request and of its approval.
-    """
-
-    approvers: tuple[str, ...]
-    min_approvals: int
-    ttl_ms: int
+# What a contract (or a REQUIRE_APPROVAL policy) requires of each call: approvers, m of n, TTL.
+CallApprovalRule = ApprovalRequirement
 
 
 def _misconfigured(contract: ToolContract, why: str) -> ConfigurationError:
@@ -108,16 +106,6 @@ def _misconfigured(contract: ToolContract, why: str) -> ConfigurationError:
         "until an operator fixes its governance_metadata.",
         details={"field": "governance_metadata", "tool": contract.name},
     )
-
-
-def _int(contract: ToolContract, key: str, default: int) -> int:
-    raw = contract.governance_metadata.get(key, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise _misconfigured(contract, f"{key} {raw[:32]!r} is not an integer") from None
 
 
 def approval_rule(contract: ToolContract) -> CallApprovalRule | None:
@@ -132,19 +120,31 @@ def approval_rule(contract: ToolContract) -> CallApprovalRule | None:
         return None
     if mode != PER_CALL:
         raise _misconfigured(contract, f"approval mode {mode[:32]!r} is not '{PER_CALL}'")
-    raw = contract.governance_metadata.get(APPROVERS_KEY, "")
-    approvers = tuple(dict.fromkeys(a.strip() for a in raw.split(",") if a.strip()))
-    if not approvers or any(a == ROLE_PREFIX for a in approvers):
-        raise _misconfigured(contract, "it names no approvers")
-    needed = _int(contract, MIN_APPROVALS_KEY, 0)
-    if not 0 <= needed <= len(approvers):
-        raise _misconfigured(contract, f"min_approvals is not between 0 and {len(approvers)}")
-    ttl = _int(contract, TTL_KEY, DEFAULT_TTL_MS)
-    if not MIN_TTL_MS <= ttl <= MAX_TTL_MS:
-        raise _misconfigured(
-            contract, f"approval_ttl_ms is not between {MIN_TTL_MS} and {MAX_TTL_MS}"
-        )
-    return CallApprovalRule(approvers, needed, ttl)
+    try:
+        return approval_requirement(contract.governance_metadata)
+    except ValueError as exc:
+        raise _misconfigured(contract, str(exc)) from None
+
+
+def governing_rule(
+    contract: ToolContract, policies: Sequence[ApprovalRequirement] = ()
+) -> tuple[CallApprovalRule | None, tuple[ApprovalRequirement, ...]]:
+    """The one rule that governs a call, and the matching policies it does not come from.
+
+    Decision (docs/protocol-decisions.md 103): the contract's rule wins when it has one; else a
+    platform policy (a tenant's policy cannot replace the platform's requirement), else the
+    first tenant policy in evaluation precedence (specificity, then recency). One request is
+    opened; the other matching policies are recorded in its metadata, not combined.
+
+    Raises:
+        ConfigurationError: As :func:`approval_rule`.
+    """
+    rule = approval_rule(contract)
+    if rule is None and policies:
+        platform = [p for p in policies if not p.policy_tenant_id]
+        rule = (platform or list(policies))[0]
+    others = tuple(p for p in policies if p is not rule)
+    return rule, others
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +157,8 @@ class CallBinding:
         tool: The contract name.
         contract_digest: The contract version approved for (a new version needs a new approval).
         args_sha256: ``sha256:<hex>`` of the canonical arguments.
+        policy: ``<tenant>/<id>@<version>`` of the policy whose rule governs; ``""`` for a
+            contract's rule.
     """
 
     tenant_id: str
@@ -164,15 +166,24 @@ class CallBinding:
     tool: str
     contract_digest: str
     args_sha256: str
+    policy: str = ""
 
     def metadata(self) -> dict[str, str]:
-        """The binding as the request's Host-only metadata (``aesp.`` keys)."""
-        return {
+        """The binding as the request's Host-only metadata (``aesp.`` keys).
+
+        A rule from a policy adds ``aesp.approval_policy`` (``<tenant>/<id>@<version>``): an
+        approval is then bound to that policy version too, so changed approvers (a new
+        version) need a new approval. A contract's rule is already bound by the digest.
+        """
+        bound = {
             CALL_APPROVAL_KEY: PER_CALL,
             "aesp.tool": self.tool,
             "aesp.contract_digest": self.contract_digest,
             "aesp.args_sha256": self.args_sha256,
         }
+        if self.policy:
+            bound[APPROVAL_POLICY_KEY] = self.policy
+        return bound
 
     def mismatch(self, request: ApprovalRequest) -> str:
         """Which bound fact of ``request`` differs from this call ("" when none)."""
@@ -237,8 +248,13 @@ class CallApprovals:
         metadata: Mapping[str, str],
         correlation_id: str,
         session_id: str = "",
+        policies: Sequence[ApprovalRequirement] = (),
     ) -> dict[str, str]:
         """Hold, refuse or admit one call that passed RBAC, schema and policy.
+
+        Args:
+            policies: The ``REQUIRE_APPROVAL`` policies that matched this call
+                (``PolicyOutcome.approvals``); see :func:`governing_rule` for which rule wins.
 
         Returns:
             Audit metadata for the call's START record: empty when the contract needs no
@@ -249,24 +265,31 @@ class CallApprovals:
                 ``PERMISSION_DENIED`` (an unusable approval; ``details.reason``), or
                 ``CONFIGURATION_ERROR`` (the contract's rule is broken).
         """
-        rule = approval_rule(contract)
+        rule, others = governing_rule(contract, policies)
         if rule is None:
             return {}
         binding = CallBinding(
-            principal.tenant_id, principal.principal_id, contract.name, contract.digest, args_sha256
+            principal.tenant_id,
+            principal.principal_id,
+            contract.name,
+            contract.digest,
+            args_sha256,
+            policy=rule.source.removeprefix("policy:") if rule.policy_id else "",
         )
         presented = metadata.get(APPROVAL_ID_KEY, "").strip()
         if not presented:  # (1)
-            opened = await self._open(binding, rule, args, correlation_id, session_id)
+            opened = await self._open(binding, rule, others, args, correlation_id, session_id)
             raise _held(opened)
         request = await self._usable(presented, binding)  # (2)
         await self._consume(request, binding)  # (3)
-        return {APPROVAL_ID_KEY: request.approval_request_id, "approval": "consumed"}
+        used = {APPROVAL_ID_KEY: request.approval_request_id, "approval": "consumed"}
+        return {**used, "approval_rule": rule.source}
 
     async def _open(
         self,
         binding: CallBinding,
         rule: CallApprovalRule,
+        others: Sequence[ApprovalRequirement],
         args: Any,
         correlation_id: str,
         session_id: str,
@@ -276,9 +299,9 @@ class CallApprovals:
         if not approvers or rule.min_approvals > len(approvers):
             raise AuthorizationError(
                 "PERMISSION_DENIED",
-                f"'{binding.tool}' needs per-call approval, and its contract names no approver "
-                "other than you; someone else must be able to approve your call.",
-                details={"reason": "SEPARATION_OF_DUTIES"},
+                f"'{binding.tool}' needs per-call approval, and its rule ({rule.source}) names no "
+                "approver other than you; someone else must be able to approve your call.",
+                details={"reason": "SEPARATION_OF_DUTIES", "approval_rule": rule.source},
             )
         now = self._clock_ms()
         shown: dict[str, Any] = {
@@ -305,7 +328,13 @@ class CallApprovals:
                 min_approvals=rule.min_approvals,
                 created_at_ms=now,
                 expires_at_ms=now + rule.ttl_ms,
-                metadata={**binding.metadata(), "session_id": session_id[:128]},
+                metadata={
+                    **binding.metadata(),
+                    "session_id": session_id[:128],
+                    "aesp.approval_rule": rule.source[:300],
+                    # The other matching REQUIRE_APPROVAL policies (not combined, decision 103).
+                    "aesp.approval_policies": ",".join(p.source for p in others)[:1000],
+                },
             )
         )
         await self._audit.append(
@@ -328,6 +357,7 @@ class CallApprovals:
                     "required_approvers": ",".join(approvers)[:300],
                     "expires_at": str(request.expires_at_ms),
                     "mode": PER_CALL,
+                    "approval_rule": rule.source[:300],
                 },
             ),
             durable=True,

@@ -466,6 +466,32 @@ class CostConfig:
         _positive_int("cost.reservation_ttl_ms", self.reservation_ttl_ms)
 
 
+POLICY_CHANGES = ("approval", "direct")
+
+
+@dataclass(frozen=True)
+class GovernanceConfig:
+    """``[governance]``: which administrative changes wait for a second administrator.
+
+    Attributes:
+        policy_changes: ``"approval"`` (the default, and the only AESP-compliant value, SPEC
+            checklist 165): ``CreatePolicy``, ``UpdatePolicy`` and ``DeletePolicy`` validate
+            the change and submit it as a ``POLICY_V1`` approval request; nothing is enforced
+            until another administrator approves it. ``"direct"``: the change is in force as
+            soon as the RPC returns, with no approval; for development Hosts only, **not
+            AESP-compliant** (item 165). Dry runs never need approval either way.
+    """
+
+    policy_changes: str = "approval"
+
+    def __post_init__(self) -> None:
+        if self.policy_changes not in POLICY_CHANGES:
+            _bad(
+                "governance.policy_changes",
+                f"must be one of {', '.join(POLICY_CHANGES)}, not {self.policy_changes!r}",
+            )
+
+
 @dataclass(frozen=True)
 class HostConfig:
     """Everything the Host needs to start.
@@ -490,6 +516,7 @@ class HostConfig:
         access: How verified identities map to roles and clearance (``[access]``,
             :mod:`aesp.core.access`); empty grants nothing.
         cost: The rate card calls are metered with (``[cost]``).
+        governance: Which administrative changes need approval (``[governance]``).
     """
 
     mode: str = "STRICT"
@@ -508,6 +535,7 @@ class HostConfig:
     profile: ProfileConfig = field(default_factory=ProfileConfig)
     access: AccessConfig = field(default_factory=AccessConfig)
     cost: CostConfig = field(default_factory=CostConfig)
+    governance: GovernanceConfig = field(default_factory=GovernanceConfig)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -561,6 +589,7 @@ _SECTIONS: Mapping[str, type] = {
     "identity": IdentityConfig,
     "profile": ProfileConfig,
     "cost": CostConfig,
+    "governance": GovernanceConfig,
 }
 
 

@@ -185,7 +185,7 @@ class Pipeline:
                 )
             # (5) RBAC, (8) arguments, (6) policy.
             governance, outcome = self._govern(ctx, session, contract, args, req)
-            governance.update(await self._approve(principal, session, contract, args, req))
+            governance.update(await self._approve(principal, session, contract, args, req, outcome))
         except AespError as exc:
             await self._refused(
                 "TOOL_INVOCATION_START",
@@ -383,7 +383,7 @@ class Pipeline:
                     "call it with CallTool.",
                 )
             governance, outcome = self._govern(ctx, session, contract, args, req)
-            governance.update(await self._approve(principal, session, contract, args, req))
+            governance.update(await self._approve(principal, session, contract, args, req, outcome))
             # (7) quota and budget.
             admission = await self._metering.admit(
                 ctx, contract, session, self._timeout(req), len(req.args_json), mode="stream"
@@ -554,7 +554,7 @@ class Pipeline:
             contract = self._contract(session, req.name)
             # item 114: args validated at authorisation, with RBAC and policy as for a call.
             governance, outcome = self._govern(ctx, session, contract, args, req)
-            governance.update(await self._approve(principal, session, contract, args, req))
+            governance.update(await self._approve(principal, session, contract, args, req, outcome))
             await self._audit_policies(principal, session, contract, req, outcome)
             now = ids.now_ms()
             auth = Authorization(
@@ -765,18 +765,19 @@ class Pipeline:
         contract: ToolContract,
         args: Any,
         req: CallRequest,
+        outcome: PolicyOutcome,
     ) -> dict[str, str]:
         """The per-call approval step, after (5)-(8) and before (7) budget (SPEC §3.11).
 
-        A contract without ``governance_metadata.approval`` passes with no store access. One
-        that has it is held (``EMERGENCY_OVERRIDE_REQUIRED``, a request opened) until the same
-        caller repeats the same call presenting an APPROVED, unexpired approval, which this step
+        A contract without ``governance_metadata.approval`` and with no true ``REQUIRE_APPROVAL``
+        policy (``outcome.approvals``) passes with no store access. Otherwise the call is held
+        (``EMERGENCY_OVERRIDE_REQUIRED``, a request opened) until the same the same call presenting an APPROVED, unexpired approval, which this step
         consumes (compare-and-set); see "Per-call approval" in docs/protocol-decisions.md.
 
         Returns:
             Audit metadata for the START or AUTHORIZATION_SUCCESS record.
         """
-        if approval_rule(contract) is None:
+        if approval_rule(contract) is None and not outcome.approvals:
             return {}
         if self.call_approvals is None:
             raise ConfigurationError(
@@ -792,6 +793,7 @@ class Pipeline:
             metadata=req.metadata,
             correlation_id=req.correlation_id,
             session_id=session.session_id,
+            policies=outcome.approvals,
         )
 
     async def _admit(

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aesp.certs import init_dev_pki, issue_into
-from aesp.core.config import HostConfig, TlsConfig
+from aesp.core.config import GovernanceConfig, HostConfig, TlsConfig
 from aesp.core.control import AccessConfig
 from aesp.core.rbac import RoleDefinition
 from aesp.proto.altar.aesp.v1 import identity_pb2 as idp
@@ -119,6 +119,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             runtime_listen="127.0.0.1:0",
             data_dir=root / "data",
             tls=TlsConfig(ca=pki.ca, cert=pki.host_cert, key=pki.host_key),
+            # Policies in force at once: this test is about the RPCs, not item 165
+            # (tests/e2e/test_governed_policy.py covers the approval path).
+            governance=GovernanceConfig(policy_changes="direct"),
         )
         running = await start_host(config, access=ACCESS)
         stack.push_async_callback(running.stop, 0.2)

@@ -47,11 +47,14 @@ MIGRATIONS = (
        );
        """
     + _revision.REVISION_TABLE,
+    # 2: PolicyRule.parameters (REQUIRE_APPROVAL's approvers), JSON object of strings.
+    "ALTER TABLE policy_versions ADD COLUMN parameters TEXT NOT NULL DEFAULT '{}'",
 )
 
 _SELECT = (
     "SELECT v.tenant_id, v.policy_id, v.version, v.name, v.applies_to, v.actions, v.effect, "
-    "v.condition, v.enabled, v.description, v.revision, v.created_at_ms, v.created_by, p.deleted "
+    "v.condition, v.enabled, v.description, v.revision, v.created_at_ms, v.created_by, p.deleted, "
+    "v.parameters "
     "FROM policy_versions v JOIN policies p "
     "ON p.tenant_id = v.tenant_id AND p.policy_id = v.policy_id"
 )
@@ -71,7 +74,7 @@ class SqlitePolicyStore:
 
         Raises:
             VersionExistsError: That version is already stored (nothing changes).
-            ValueError: ``definition.effect`` is not ALLOW, DENY or AUDIT.
+            ValueError: ``definition.effect`` is not ALLOW, DENY, AUDIT or REQUIRE_APPROVAL.
         """
         d = _normalise_effect(definition)
 
@@ -88,11 +91,12 @@ class SqlitePolicyStore:
                 )
             revision = _revision.bump(conn)
             conn.execute(
-                "INSERT INTO policy_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO policy_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     *(d.tenant_id, d.policy_id, d.version, revision, at_ms, created_by, d.name),
                     *(json.dumps(list(d.applies_to)), json.dumps(list(d.actions))),
                     *(str(d.effect), d.condition, int(d.enabled), d.description),
+                    json.dumps(dict(d.parameters), sort_keys=True),
                 ),
             )
             conn.execute(
@@ -190,7 +194,7 @@ class SqlitePolicyStore:
 
 def _stored(row: Sequence[Any]) -> StoredPolicy:
     (tenant, policy, version, name, applies_to, actions, effect, condition, enabled) = row[:9]
-    description, revision, created_at_ms, created_by, deleted = row[9:]
+    description, revision, created_at_ms, created_by, deleted, parameters = row[9:]
     definition = PolicyDefinition(
         policy_id=str(policy),
         name=str(name),
@@ -202,6 +206,7 @@ def _stored(row: Sequence[Any]) -> StoredPolicy:
         actions=tuple(json.loads(str(actions))),
         enabled=bool(enabled),
         description=str(description),
+        parameters={str(k): str(v) for k, v in json.loads(str(parameters)).items()},
     )
     return StoredPolicy(
         definition, int(revision), int(created_at_ms), str(created_by), bool(deleted)
@@ -209,25 +214,28 @@ def _stored(row: Sequence[Any]) -> StoredPolicy:
 
 
 def _normalise_effect(definition: PolicyDefinition) -> PolicyDefinition:
-    """``definition`` with its effect as an :class:`Effect` (case-insensitive, as compiled).
+    """``definition`` with its effect as an :class:`Effect` (case-insensitive, as compiled) and
+    its parameters copied into a plain ``dict[str, str]``.
 
     Why: the model accepts a plain string, but readers of the store must get one type back.
 
     Raises:
-        ValueError: The effect is not ALLOW, DENY or AUDIT.
+        ValueError: The effect is not ALLOW, DENY, AUDIT or REQUIRE_APPROVAL.
     """
     try:
         effect = Effect(str(definition.effect).upper())
     except ValueError:
         raise ValueError(
             f"policy {definition.policy_id!r}: effect {definition.effect!r} is not "
-            "ALLOW, DENY or AUDIT"
+            "ALLOW, DENY, AUDIT or REQUIRE_APPROVAL"
         ) from None
     return dataclasses.replace(
         definition,
         effect=effect,
         applies_to=tuple(definition.applies_to),
         actions=tuple(definition.actions),
+        # A private copy: a caller mutating its dict later must not change a stored version.
+        parameters={str(k): str(v) for k, v in definition.parameters.items()},
     )
 
 

@@ -14,6 +14,7 @@ from aesp.core.admin._guard import ADMIN_QUERY, ALL_TENANTS, AdminGuard, not_fou
 from aesp.core.control import ControlPlane
 from aesp.core.errors import AespError, ValidationError
 from aesp.core.ids import now_ms
+from aesp.core.ports.audit import AuditQuery
 from aesp.core.ports.identity import PrincipalRecord, PrincipalType
 from aesp.core.principal import Principal
 from aesp.core.security import SecurityContext
@@ -55,6 +56,9 @@ class IdentityBase:
         key_prefix: Prefix of issued keys (``[identity.api_keys] prefix``).
         issuer: The issuer segment of service-account principal ids (the gateway's).
         clock_ms: Unix milliseconds.
+        audit_query: The Host's AuditQuery port (``host.audit_query``), which
+            ``GetPrincipalAuditTrail`` and the audit summary read; None reads only this
+            process's events (:mod:`aesp.core.admin._trail`).
 
     Raises:
         ValueError: The pepper is shorter than the API-key module accepts.
@@ -68,6 +72,7 @@ class IdentityBase:
         key_prefix: str = "aesp",
         issuer: str = "aesp",
         clock_ms: Callable[[], int] = now_ms,
+        audit_query: AuditQuery | None = None,
     ) -> None:
         hash_api_key_secret("0", "0", pepper=pepper)  # refuse a short pepper at start-up
         self._control = control
@@ -76,6 +81,7 @@ class IdentityBase:
         self._prefix = key_prefix
         self._issuer = issuer
         self._clock_ms = clock_ms
+        self._audit_query = audit_query
 
     def principal_id(self, service_account_id: str) -> str:
         """The principal id a service account's key authenticates as."""

@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Final
 
 from aesp.core.admin._guard import ADMIN_QUERY, ALL_TENANTS, AdminGuard
+from aesp.core.admin._policy_approvals import PolicyApprovals
 from aesp.core.control import ControlPlane
 from aesp.core.errors import AespError, StateError
 from aesp.core.ids import now_ms
@@ -49,6 +50,9 @@ class PolicyBase:
         control: The Host's control plane (policy port, snapshots, audit).
         manifest: The Host's contracts (what policies apply to and are checked against).
         clock_ms: Unix milliseconds.
+        approvals: Where writes go for approval (``[governance] policy_changes =
+            "approval"``, item 165); None applies them at once (``"direct"``, not
+            AESP-compliant). The Host's servicer chooses from its configuration.
     """
 
     def __init__(
@@ -57,11 +61,13 @@ class PolicyBase:
         manifest: ManifestStore,
         *,
         clock_ms: Callable[[], int] = now_ms,
+        approvals: PolicyApprovals | None = None,
     ) -> None:
         self._control = control
         self._manifest = manifest
         self._guard = AdminGuard(control, service="policy")
         self._clock_ms = clock_ms
+        self._approvals = approvals
 
     async def context(
         self, principal: Principal, *, rpc: str, correlation_id: str

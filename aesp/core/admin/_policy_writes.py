@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from aesp.core.admin._guard import ADMIN_QUERY, Done, clip
+from aesp.core.admin._policy_approvals import PendingDeletion, PendingPolicy, pending_note
 from aesp.core.admin._policy_base import PolicyBase, policy_not_found
 from aesp.core.admin._policy_support import prepare, stored_tenant, version_key, view
 from aesp.core.admin.policy_types import PolicyDeletion, PolicyView
@@ -16,7 +17,9 @@ from aesp.core.policy import CompiledPolicy, PolicyDefinition
 from aesp.core.ports.policy import VersionExistsError
 from aesp.core.security import SecurityContext
 
-__all__ = ["PolicyWrites"]
+__all__ = ["APPROVAL_REQUEST", "PolicyWrites"]
+
+APPROVAL_REQUEST = "GOVERNANCE_APPROVAL_REQUEST"  # event type of a write submitted for approval
 
 
 def _audit_meta(compiled: CompiledPolicy, dry_run: bool) -> dict[str, str]:
@@ -38,7 +41,27 @@ def _dry(compiled: CompiledPolicy) -> PolicyView:
 
 
 class PolicyWrites(PolicyBase):
-    """``CreatePolicy``, ``UpdatePolicy``, ``DeletePolicy``."""
+    """``CreatePolicy``, ``UpdatePolicy``, ``DeletePolicy``.
+
+    With approvals (item 165) a validated write is submitted instead of stored: the answer is a
+    :class:`PendingPolicy` / :class:`PendingDeletion` carrying the request id, audited
+    ``GOVERNANCE_APPROVAL_REQUEST`` with ``approval_request_id`` and ``applied = false``.
+    """
+
+    async def _submit(
+        self, ctx: SecurityContext, compiled: CompiledPolicy, justification: str
+    ) -> tuple[PendingPolicy, dict[str, str]]:
+        """Submit a validated version for approval: the pending answer and its audit facts."""
+        assert self._approvals is not None
+        request_id = await self._approvals.submit_policy(
+            ctx.principal_id, compiled.definition, justification
+        )
+        pending = PendingPolicy(
+            compiled.definition,
+            warnings=(*compiled.warnings, pending_note(request_id)),
+            approval_request_id=request_id,
+        )
+        return pending, {"approval_request_id": request_id, "applied": "false"}
 
     async def _store(
         self, ctx: SecurityContext, compiled: CompiledPolicy, *, first: PolicyView | None
@@ -76,7 +99,8 @@ class PolicyWrites(PolicyBase):
 
         Steps: (1) scope the definition to the resolved tenant (``"*"``: platform); (2) compile
         it (item 162); (3) a dry run returns here, storing nothing (item 163); (4) refuse an id
-        already live in the scope; (5) store and recompile the Host's policy set.
+        already live in the scope; (5) with approvals, submit a ``POLICY_V1`` request and
+        return it pending (item 165); else store and recompile the Host's policy set.
 
         Raises:
             ValidationError: ``MALFORMED_REQUEST`` / ``POLICY_EVALUATION_FAILED`` (compile).
@@ -103,7 +127,12 @@ class PolicyWrites(PolicyBase):
                     f"Policy '{d.policy_id}' already exists; change it with UpdatePolicy.",
                     details={"field": "policy_id"},
                 )
-            # (5)
+            # (5) with approvals: submit, store nothing (item 165)
+            if self._approvals is not None:
+                pending, facts = await self._submit(ctx, compiled, "")
+                meta = {**_audit_meta(compiled, False), **facts, "operation": "CreatePolicy"}
+                resource = f"policy:{d.policy_id}@{d.version}"
+                return Done(pending, resource, meta, event_type=APPROVAL_REQUEST)
             stored = await self._store(ctx, compiled, first=None)
             return Done(
                 stored,
@@ -136,7 +165,8 @@ class PolicyWrites(PolicyBase):
 
         Steps: (1) the policy is live in exactly the named scope; (2) ``expected_version``
         matches the latest, when given; (3) compile the new version; (4) its version is greater
-        than the latest; (5) a dry run returns here; (6) store and recompile.
+        than the latest; (5) a dry run returns here; (6) with approvals, submit and return
+        it pending (item 165); else store and recompile.
 
         Raises:
             StateError: ``POLICY_NOT_FOUND``; ``INVALID_STATE`` for a stale
@@ -179,6 +209,10 @@ class PolicyWrites(PolicyBase):
             if dry_run:
                 return Done(_dry(compiled), resource, meta, event_type=ADMIN_QUERY)
             # (6)
+            if self._approvals is not None:
+                pending, facts = await self._submit(ctx, compiled, justification)
+                meta |= {**facts, "operation": "UpdatePolicy"}
+                return Done(pending, resource, meta, event_type=APPROVAL_REQUEST)
             first = view(await self._first(latest))
             return Done(await self._store(ctx, compiled, first=first), resource, meta)
 
@@ -201,7 +235,8 @@ class PolicyWrites(PolicyBase):
         correlation_id: str = "",
     ) -> PolicyDeletion:
         """``DeletePolicy``: soft; evaluated no more from the moment it returns. Audited
-        ``POLICY_DELETE``.
+        ``POLICY_DELETE``. With approvals (item 165) the policy must be live in the scope; the
+        deletion is submitted and the policy stays in force until it is approved.
 
         Raises:
             StateError: ``POLICY_NOT_FOUND`` (unknown, another tenant's, or already deleted).
@@ -209,6 +244,22 @@ class PolicyWrites(PolicyBase):
 
         async def act(target: str) -> Done[PolicyDeletion]:
             scope = stored_tenant(target)
+            if self._approvals is not None:
+                live = await self._control.policies.get(scope, policy_id)
+                if live is None or live.deleted:
+                    raise policy_not_found(policy_id, scope)
+                request_id = await self._approvals.submit_deletion(
+                    ctx.principal_id, scope, policy_id, justification
+                )
+                meta = {
+                    "policy_id": policy_id,
+                    "justification": clip(justification),
+                    "approval_request_id": request_id,
+                    "applied": "false",
+                    "operation": "DeletePolicy",
+                }
+                pending = PendingDeletion(policy_id, 0, approval_request_id=request_id)
+                return Done(pending, f"policy:{policy_id}", meta, event_type=APPROVAL_REQUEST)
             at = self._clock_ms()
             if not await self._control.policies.delete(scope, policy_id, at_ms=at):
                 raise policy_not_found(policy_id, scope)

@@ -14,7 +14,13 @@ from aesp.core.admin._grants import (
 from aesp.core.admin._guard import ADMIN_QUERY, ALL_TENANTS, Done, clip
 from aesp.core.admin._identity_base import IdentityBase, one_tenant
 from aesp.core.admin._identity_support import principal_view, require_grants_bounded
-from aesp.core.admin._trail import principal_events, summarise, trail_page
+from aesp.core.admin._trail import (
+    principal_events,
+    query_summary,
+    query_trail,
+    summarise,
+    trail_page,
+)
 from aesp.core.admin.identity_types import (
     AuditEvents,
     AuditTrailQuery,
@@ -87,7 +93,8 @@ class PrincipalOps(IdentityBase):
     ) -> PrincipalDetails:
         """``GetPrincipalDetails``: effective permissions from the RBAC snapshot in force
         (roles that configuration maps from a credential's groups are applied at
-        authentication and are not included), the audit summary from this process's events.
+        authentication and are not included), the audit summary from the AuditQuery port
+        when the Host has one, else from this process's events (:mod:`aesp.core.admin._trail`).
 
         Raises:
             StateError: ``INVALID_STATE`` (not found) for a principal not in the tenant.
@@ -105,7 +112,9 @@ class PrincipalOps(IdentityBase):
                 else ()
             )
             summary = None
-            if include_audit_summary:
+            if include_audit_summary and self._audit_query is not None:
+                summary = await query_summary(self._audit_query, tenant, principal_id)
+            elif include_audit_summary:
                 events = principal_events(self._control.audit.events(), tenant, principal_id)
                 summary = summarise(events)
             own = own_role_name(principal_id.removeprefix(self.principal_id("")))
@@ -205,14 +214,17 @@ class PrincipalOps(IdentityBase):
         self, ctx: SecurityContext, query: AuditTrailQuery, *, correlation_id: str = ""
     ) -> AuditEvents:
         """``GetPrincipalAuditTrail``: the principal's events in the resolved tenant, oldest
-        first. Reads this process's events; the queryable durable log comes with the audit
-        issue (see :mod:`aesp.core.admin._trail`). A principal with no events in the tenant,
+        first (append order). Reads the AuditQuery port when the Host has one, else this
+        process's events (see :mod:`aesp.core.admin._trail`). A principal with no events in the tenant,
         whether it exists elsewhere or nowhere, gets an empty page."""
 
         async def act(target: str) -> Done[AuditEvents]:
             tenant = one_tenant(target, "principal")
-            events = principal_events(self._control.audit.events(), tenant, query.principal_id)
-            page = trail_page(events, query)
+            if self._audit_query is not None:
+                page = await query_trail(self._audit_query, tenant, query)
+            else:
+                events = principal_events(self._control.audit.events(), tenant, query.principal_id)
+                page = trail_page(events, query)
             meta = {"count": str(len(page.items))}
             return Done(page, resource=f"principal:{query.principal_id}", metadata=meta)
 

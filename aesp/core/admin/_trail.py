@@ -1,10 +1,18 @@
-"""A principal's audit trail and summary, read from the events this Host process recorded.
+"""A principal's audit trail and summary, from the Host's AuditQuery port when it has one.
 
-Why only this process's events: the :class:`~aesp.core.audit.AuditLog` port offers
-``events()`` (what this process appended, oldest first) and no query; the durable, queryable,
-per-tenant log with ``QueryEvents`` comes with the audit issue, and these reads will move onto
-it then. Until that, ``GetPrincipalAuditTrail`` and ``include_audit_summary`` see the events
-written since this Host started (up to the log's in-memory window).
+Two sources:
+
+* **The AuditQuery port** (``host.audit_query``: the index the Host's shipper feeds from the
+  durable log, or a log that answers queries itself). ``GetPrincipalAuditTrail`` is one
+  :meth:`~aesp.core.ports.audit.AuditQuery.query` page with the principal, tenant, window and
+  types as the filter, so it sees every Host's events, across restarts, in append order; the
+  cursor is the port's own. The summary's totals are exact ``count`` calls; its
+  ``event_type_counts`` and ``last_event_at_ms`` come from reading the principal's events, at
+  most :data:`SUMMARY_SCAN_LIMIT` of them (oldest first), a bound on one admin read. Events
+  reach the index when the shipper has shipped them, so the last second of activity may be
+  missing from both.
+* **Without one** (a Host whose profile has no index), the events this Host process recorded
+  (``AuditLog.events()``, up to the log's in-memory window), as before.
 
 Tenant scoping: only events whose ``tenant_id`` is the resolved tenant are read, so a trail
 can never show another tenant's events (SPEC §3.14 rule 4, item 184).
@@ -12,15 +20,27 @@ can never show another tenant's events (SPEC §3.14 rule 4, item 184).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Final
 
 from aesp.core.admin.identity_types import AuditSummary, AuditTrailQuery
 from aesp.core.audit import AuditEvent
 from aesp.core.errors import ValidationError
-from aesp.core.ports._paging import Page, page_limit
+from aesp.core.ports._paging import MAX_PAGE, Page, page_limit
+from aesp.core.ports.audit import AuditFilter, AuditQuery
 
-__all__ = ["principal_events", "summarise", "trail_page"]
+__all__ = [
+    "SUMMARY_SCAN_LIMIT",
+    "principal_events",
+    "query_summary",
+    "query_trail",
+    "summarise",
+    "trail_page",
+]
+
+SUMMARY_SCAN_LIMIT: Final = 100 * MAX_PAGE  # events one summary reads for its type counts
 
 
 def principal_events(
@@ -41,6 +61,58 @@ def summarise(events: Sequence[AuditEvent]) -> AuditSummary:
     )
 
 
+def _bad_cursor() -> ValidationError:
+    return ValidationError(
+        "MALFORMED_REQUEST",
+        "The cursor was not returned by GetPrincipalAuditTrail; start again without one.",
+        details={"field": "cursor"},
+    )
+
+
+async def query_trail(
+    source: AuditQuery, tenant_id: str, query: AuditTrailQuery
+) -> Page[AuditEvent]:
+    """One page of the principal's events in ``tenant_id`` from the AuditQuery port, after the
+    query's filters (``start_ms`` inclusive, ``end_ms`` exclusive, ``event_types``).
+
+    Raises:
+        ValidationError: ``MALFORMED_REQUEST`` for a cursor the port did not return.
+    """
+    flt = AuditFilter(
+        tenant_id=tenant_id,
+        principal_id=query.principal_id,
+        start_ms=query.start_ms or None,
+        end_ms=query.end_ms or None,
+        event_types=query.event_types,
+    )
+    try:
+        return await source.query(flt, limit=page_limit(query.limit), cursor=query.cursor)
+    except ValueError:
+        raise _bad_cursor() from None
+
+
+async def query_summary(source: AuditQuery, tenant_id: str, principal_id: str) -> AuditSummary:
+    """The principal's summary in ``tenant_id`` from the AuditQuery port (module docstring)."""
+    flt = AuditFilter(tenant_id=tenant_id, principal_id=principal_id)
+    total = await source.count(flt)
+    denied = await source.count(dataclasses.replace(flt, outcome="DENIED"))
+    failed = 0
+    for outcome in ("FAILURE", "ERROR"):
+        failed += await source.count(dataclasses.replace(flt, outcome=outcome))
+    types: Counter[str] = Counter()
+    last, read, cursor = 0, 0, ""
+    while read < SUMMARY_SCAN_LIMIT:
+        page = await source.query(flt, limit=MAX_PAGE, cursor=cursor)
+        for event in page.items:
+            types[event.event_type] += 1
+            last = max(last, event.timestamp_ms)
+        read += len(page.items)
+        cursor = page.next_cursor
+        if not cursor or not page.items:
+            break
+    return AuditSummary(total, denied, failed, last, dict(types))
+
+
 def _cursor(event: AuditEvent) -> str:
     return f"{event.timestamp_ms}:{event.event_id}"
 
@@ -58,11 +130,7 @@ def _resume(events: Sequence[AuditEvent], cursor: str) -> int:
         return 0
     stamp, _, event_id = cursor.partition(":")
     if not stamp.isdigit() or not event_id:
-        raise ValidationError(
-            "MALFORMED_REQUEST",
-            "The cursor was not returned by GetPrincipalAuditTrail; start again without one.",
-            details={"field": "cursor"},
-        )
+        raise _bad_cursor()
     for index, event in enumerate(events):
         if event.event_id == event_id:
             return index + 1

@@ -38,7 +38,7 @@ class IdentityAdmin(ServiceAccountOps, PrincipalOps):
     """The Identity Manager's admin operations over the control plane's ports.
 
     Build it once per Host: ``IdentityAdmin(host.control, pepper=pepper_for(config),
-    key_prefix=config.identity.api_keys.prefix)``; the pepper must be the gateway's, so the
+    key_prefix=config.identity.api_keys.prefix, audit_query=host.audit_query)``; the pepper must be the gateway's, so the
     keys it issues authenticate there.
 
     Args:
@@ -47,6 +47,8 @@ class IdentityAdmin(ServiceAccountOps, PrincipalOps):
         key_prefix: Prefix of issued keys (``[identity.api_keys] prefix``).
         issuer: The issuer segment of service-account principal ids (the gateway's).
         clock_ms: Unix milliseconds.
+        audit_query: The Host's AuditQuery port (``host.audit_query``) that the audit trail and
+            summary read; None: this process's events only.
 
     Raises:
         ValueError: The pepper is shorter than the API-key module accepts.

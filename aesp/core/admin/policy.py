@@ -22,18 +22,26 @@ the integrator to record:
   ``ValidatePolicy`` and ``EvaluatePolicy``: nothing changed.
 * **Delete** is soft: the policy stops being evaluated, its versions stay in the store for audit,
   and reads answer ``POLICY_NOT_FOUND``.
-* **In force at once.** After a write the Host's policy set is recompiled before the operation
-  returns. Governance approval of policy changes (item 165, ``POLICY_V1``) comes with the
-  governance issue; until then ``approval_request_id`` is always empty.
+* **Governed writes** (item 165). Built with :class:`PolicyApprovals` (the Host's
+  ``[governance] policy_changes = "approval"``, the default), a validated ``CreatePolicy``,
+  ``UpdatePolicy`` or ``DeletePolicy`` stores nothing: it opens a ``POLICY_V1`` request in the
+  policy's scope and answers :class:`PendingPolicy` / :class:`PendingDeletion` with its
+  ``approval_request_id`` (and a ``PENDING_APPROVAL`` warning); the policy set changes only
+  when another administrator approves it (:mod:`aesp.core.admin._policy_approvals`). Dry runs
+  never need approval.
+* **In force at once** without approvals (``policy_changes = "direct"``, development Hosts; not
+  AESP-compliant): after a write the Host's policy set is recompiled before the operation
+  returns.
 """
 
 from __future__ import annotations
 
+from aesp.core.admin._policy_approvals import PendingDeletion, PendingPolicy, PolicyApprovals
 from aesp.core.admin._policy_reads import PolicyReads
 from aesp.core.admin._policy_simulations import PolicySimulations
 from aesp.core.admin._policy_writes import PolicyWrites
 
-__all__ = ["PolicyAdmin"]
+__all__ = ["PendingDeletion", "PendingPolicy", "PolicyAdmin", "PolicyApprovals"]
 
 
 class PolicyAdmin(PolicyWrites, PolicyReads, PolicySimulations):
@@ -45,4 +53,5 @@ class PolicyAdmin(PolicyWrites, PolicyReads, PolicySimulations):
         control: The Host's control plane (policy port, snapshots, audit).
         manifest: The Host's contracts (what policies apply to and are checked against).
         clock_ms: Unix milliseconds.
+        approvals: Submit writes for approval (item 165); None applies them at once.
     """

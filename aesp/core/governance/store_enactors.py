@@ -9,7 +9,10 @@ decision is answered, and on other Hosts at their next poll.
 Artifact formats (UTF-8 JSON objects; the tenant is the request's scope, never the artifact's):
 
 * POLICY_V1: ``policy_id``, ``version``, ``applies_to``, ``effect``, ``condition`` and
-  optionally ``name``, ``actions``, ``enabled``, ``description``, as in ``PolicyDefinition``.
+  optionally ``name``, ``actions``, ``enabled``, ``description``, ``parameters`` (an object of
+  strings), as in ``PolicyDefinition`` (:func:`encode_policy`); or a deletion, ``{"policy_id": ..., "delete": true}`` and nothing
+  else (:func:`encode_deletion`), whose ``artifact_id`` is ``<policy_id>@delete``: approved, the
+  policy is soft-deleted as by ``DeletePolicy`` (its versions stay for audit).
 * ROLE_DEFINITION_V1: ``name``, ``permissions``, ``parents``.
 """
 
@@ -30,13 +33,24 @@ from aesp.core.policy.model import Effect
 from aesp.core.ports.policy import StoredPolicy, VersionExistsError
 from aesp.core.rbac import RbacSnapshot, RoleDefinition
 
-__all__ = ["PolicyEnactor", "RoleEnactor", "parse_policy", "parse_role"]
+__all__ = [
+    "DELETE_SUFFIX",
+    "PolicyEnactor",
+    "RoleEnactor",
+    "encode_deletion",
+    "encode_policy",
+    "parse_deletion",
+    "parse_policy",
+    "parse_role",
+]
 
 ROLLBACK_AUTHOR: Final = "aesp:governance-rollback"  # created_by of a rolled-back policy version
+DELETE_SUFFIX: Final = "@delete"  # artifact_id of a POLICY_V1 deletion: <policy_id>@delete
 _POLICY_KEYS: Final = frozenset(
     {"policy_id", "name", "version", "tenant_id", "applies_to", "actions", "effect"}
-    | {"condition", "enabled", "description"}
+    | {"condition", "enabled", "description", "parameters"}
 )
+_DELETION_KEYS: Final = frozenset({"policy_id", "delete", "tenant_id"})
 _ROLE_KEYS: Final = frozenset({"name", "permissions", "parents", "tenant_id"})
 
 
@@ -87,6 +101,11 @@ def parse_policy(data: bytes, tenant_id: str) -> PolicyDefinition:
     enabled = obj.get("enabled", True)
     if not isinstance(enabled, bool):
         raise _bad("'enabled' must be true or false")
+    parameters = obj.get("parameters", {})
+    if not isinstance(parameters, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in parameters.items()
+    ):
+        raise _bad("'parameters' must be an object of strings")
     policy_id = _text(obj, "policy_id")
     return PolicyDefinition(
         policy_id=policy_id,
@@ -99,7 +118,27 @@ def parse_policy(data: bytes, tenant_id: str) -> PolicyDefinition:
         actions=_texts(obj, "actions"),
         enabled=enabled,
         description=_text(obj, "description", ""),
+        parameters=dict(parameters),
     )
+
+
+def parse_deletion(data: bytes, tenant_id: str) -> str | None:
+    """The policy id of a POLICY_V1 deletion artifact, or None when ``data`` is a policy.
+
+    Raises:
+        ValidationError: ``MALFORMED_REQUEST`` for a deletion with other fields, or a
+            ``delete`` that is not ``true``.
+    """
+    try:
+        obj = parse_json(data)
+    except AdmError:
+        return None  # parse_policy names the problem
+    if not isinstance(obj, Mapping) or "delete" not in obj:
+        return None
+    obj = _object(data, "policy deletion", _DELETION_KEYS, tenant_id)
+    if obj["delete"] is not True:
+        raise _bad("'delete' must be true (a deletion has only 'policy_id' and 'delete')")
+    return _text(obj, "policy_id")
 
 
 def _policy_json(definition: PolicyDefinition) -> dict[str, Any]:
@@ -107,7 +146,18 @@ def _policy_json(definition: PolicyDefinition) -> dict[str, Any]:
     out.pop("tenant_id")
     out["effect"] = str(Effect(definition.effect).value)
     out["applies_to"], out["actions"] = list(definition.applies_to), list(definition.actions)
+    out["parameters"] = dict(definition.parameters)
     return out
+
+
+def encode_policy(definition: PolicyDefinition) -> bytes:
+    """The POLICY_V1 artifact of ``definition`` (its tenant is the request's scope)."""
+    return canonical_json(_policy_json(definition))
+
+
+def encode_deletion(policy_id: str) -> bytes:
+    """The POLICY_V1 artifact that deletes ``policy_id`` in the request's scope."""
+    return canonical_json({"delete": True, "policy_id": policy_id})
 
 
 def _live(stored: StoredPolicy | None) -> StoredPolicy | None:
@@ -147,6 +197,9 @@ class PolicyEnactor:
             ValidationError: Malformed, or ``POLICY_EVALUATION_FAILED`` (does not compile).
             StateError: ``INVALID_STATE`` for a version not greater than the stored one.
         """
+        deleted = parse_deletion(data, tenant_id)
+        if deleted is not None:
+            return await self._prepare_deletion(tenant_id, artifact_id, deleted)
         definition = parse_policy(data, tenant_id)
         expected = f"{definition.policy_id}@{definition.version}"
         if artifact_id and artifact_id != expected:
@@ -164,6 +217,9 @@ class PolicyEnactor:
             StateError: ``INVALID_STATE`` when an equal or newer version was stored since.
         """
         request = approval.request
+        deleted = parse_deletion(request.artifact_data, request.tenant_id)
+        if deleted is not None:
+            return await self._enact_deletion(approval, deleted)
         definition = parse_policy(request.artifact_data, request.tenant_id)
         resource = f"policy:{definition.policy_id}@{definition.version}"
         meta = {"policy_id": definition.policy_id, "version": definition.version}
@@ -209,6 +265,61 @@ class PolicyEnactor:
 
         kind = "POLICY_UPDATE" if previous is not None else "POLICY_CREATE"
         return Enacted(kind, resource, meta, rollback)
+
+    async def _prepare_deletion(self, tenant_id: str, artifact_id: str, policy_id: str) -> Prepared:
+        """A deletion names a policy live in exactly the request's scope.
+
+        Raises:
+            ValidationError: ``MALFORMED_REQUEST`` for another ``artifact_id``.
+            StateError: ``POLICY_NOT_FOUND`` when the policy is not live in the scope.
+        """
+        expected = f"{policy_id}{DELETE_SUFFIX}"
+        if artifact_id and artifact_id != expected:
+            raise _bad(f"artifact_id must be empty or '{expected}'")
+        if _live(await self._control.policies.get(tenant_id, policy_id)) is None:
+            raise _missing(policy_id, tenant_id)
+        facts = {"policy_id": policy_id, "effect": "DELETE"}
+        return Prepared(expected, encode_deletion(policy_id), facts)
+
+    async def _enact_deletion(self, approval: Approval, policy_id: str) -> Enacted:
+        """Soft-delete the policy and recompile; already deleted (by another Host, or since)
+        is ``changed=False``. The rollback stores the deleted content again, under build
+        metadata as for an update, so nothing made after it is overwritten."""
+        tenant_id = approval.request.tenant_id
+        resource = f"policy:{policy_id}"
+        meta = {"policy_id": policy_id, "operation": "delete"}
+        previous = _live(await self._control.policies.get(tenant_id, policy_id))
+        if previous is None:
+            return Enacted("POLICY_DELETE", resource, meta, changed=False)
+        if not await self._control.policies.delete(
+            tenant_id, policy_id, at_ms=approval.approved_at_ms
+        ):
+            return Enacted("POLICY_DELETE", resource, meta, changed=False)
+        await self._control.policies_changed()
+        suffix = approval.request.approval_request_id.removeprefix("apr-")
+
+        async def rollback() -> None:
+            latest = await self._control.policies.get(tenant_id, policy_id)
+            if latest is None or not latest.deleted or latest.definition != previous.definition:
+                return  # stored again after us: leave it
+            base = previous.definition.version.split("+", 1)[0]
+            await self._control.policies.add_version(
+                dataclasses.replace(previous.definition, version=f"{base}+rollback.{suffix}"),
+                created_by=ROLLBACK_AUTHOR,
+                at_ms=now_ms(),
+            )
+            await self._control.policies_changed()
+
+        return Enacted("POLICY_DELETE", resource, meta, rollback)
+
+
+def _missing(policy_id: str, tenant_id: str) -> StateError:
+    where = f"tenant '{tenant_id}'" if tenant_id else "the platform scope"
+    return StateError(
+        "POLICY_NOT_FOUND",
+        f"There is no policy '{policy_id[:128]}' in {where} to delete.",
+        details={"field": "policy_id", "policy_id": policy_id[:128]},
+    )
 
 
 def parse_role(data: bytes, tenant_id: str) -> RoleDefinition:

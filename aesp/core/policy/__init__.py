@@ -34,11 +34,13 @@ from aesp.core.policy.engine import PolicySet, test_policy
 from aesp.core.policy.model import (
     EVALUATION_TIMEOUT_MS,
     PLATFORM,
+    ApprovalRequirement,
     ConflictStrategy,
     Effect,
     PolicyDefinition,
     PolicyOutcome,
     Verdict,
+    approval_requirement,
 )
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "NATIVE_FUNCTIONS",
     "PLATFORM",
     "Activation",
+    "ApprovalRequirement",
     "CompiledPolicy",
     "ConflictStrategy",
     "Effect",
@@ -60,6 +63,7 @@ __all__ = [
     "TenantFacts",
     "UserFacts",
     "Verdict",
+    "approval_requirement",
     "compile_policy",
     "test_policy",
 ]

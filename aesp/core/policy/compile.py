@@ -18,6 +18,7 @@ the budget was exceeded anyway.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,7 +29,12 @@ import cel
 from aesp.core.errors import ValidationError
 from aesp.core.policy.check import TIME_METHODS, CheckError, check_references
 from aesp.core.policy.flatten import Binding, Needs, rewrite
-from aesp.core.policy.model import Effect, PolicyDefinition
+from aesp.core.policy.model import (
+    ApprovalRequirement,
+    Effect,
+    PolicyDefinition,
+    approval_requirement,
+)
 from aesp.core.policy.refs import ROOTS, Reference, scan
 
 __all__ = [
@@ -89,6 +95,8 @@ class CompiledPolicy:
         arg_schemas: tool → argument → schema, for the arguments the condition reads.
         warnings: Non-fatal findings, reported by ``ValidatePolicy``.
         version_key: Sortable form of the SemVer ``version``.
+        approval: For ``REQUIRE_APPROVAL``, the rule its parameters state (validated here);
+            None for every other effect.
     """
 
     definition: PolicyDefinition
@@ -102,6 +110,7 @@ class CompiledPolicy:
     arg_schemas: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(repr=False)
     warnings: tuple[str, ...]
     version_key: tuple[int, int, int, int, str]
+    approval: ApprovalRequirement | None = None
 
     @property
     def policy_id(self) -> str:
@@ -170,7 +179,7 @@ def _shape(
         raise _reject(
             defn,
             "definition",
-            f"effect {defn.effect!r} is not ALLOW, DENY or AUDIT",
+            f"effect {defn.effect!r} is not ALLOW, DENY, AUDIT or REQUIRE_APPROVAL",
             field="effect",
         ) from None
     try:
@@ -183,14 +192,41 @@ def _shape(
     return effect, tools, actions, version_key
 
 
+def _approval(defn: PolicyDefinition, effect: Effect) -> ApprovalRequirement | None:
+    """Step (1) for ``REQUIRE_APPROVAL``: the approval rule in ``defn.parameters``.
+
+    Why at creation: a broken rule would refuse every call it matches (fail closed), so it is
+    refused before it is stored, like invalid CEL.
+    """
+    if effect is not Effect.REQUIRE_APPROVAL:
+        return None
+    try:
+        rule = approval_requirement(defn.parameters)
+    except ValueError as exc:
+        raise _reject(
+            defn,
+            "definition",
+            f"effect REQUIRE_APPROVAL needs parameters approvers (comma-separated principal ids "
+            f"or role:<name>), optional min_approvals and approval_ttl_ms, but {exc}",
+            field="parameters",
+        ) from None
+    return dataclasses.replace(
+        rule,
+        policy_id=defn.policy_id,
+        policy_tenant_id=defn.tenant_id,
+        policy_version=defn.version,
+    )
+
+
 def compile_policy(
     defn: PolicyDefinition, *, contract_schemas: Mapping[str, Mapping[str, Any]]
 ) -> CompiledPolicy:
     """Validate ``defn`` and compile its condition (items 162, 163; SPEC §3.12, C-33).
 
     Steps:
-        (1) Definition shape: id, SemVer version, effect, applies_to, actions
-            (``MALFORMED_REQUEST``, ``details.stage="definition"``).
+        (1) Definition shape: id, SemVer version, effect, applies_to, actions, and for
+            ``REQUIRE_APPROVAL`` a valid ``approvers`` parameter (``MALFORMED_REQUEST``,
+            ``details.stage="definition"``).
         (2) Length cap, then CEL syntax via ``cel.compile`` (``POLICY_EVALUATION_FAILED``,
             ``details.stage="compile"``, item 162).
         (3) Variables are ``request``/``organization`` (or comprehension variables), functions
@@ -212,6 +248,7 @@ def compile_policy(
     """
     # (1): the definition's shape.
     effect, tools, actions, version_key = _shape(defn)
+    approval = _approval(defn, effect)
     # (2): size, then syntax. "CreatePolicy with syntactically invalid CEL is rejected" (162).
     if len(defn.condition) > MAX_CONDITION_LENGTH:
         raise _reject(
@@ -277,6 +314,7 @@ def compile_policy(
         arg_schemas=result.arg_schemas,
         warnings=result.warnings,
         version_key=version_key,
+        approval=approval,
     )
 
 

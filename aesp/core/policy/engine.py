@@ -48,6 +48,7 @@ from aesp.core.policy.flatten import Needs, readable
 from aesp.core.policy.model import (
     EVALUATION_TIMEOUT_MS,
     PLATFORM,
+    ApprovalRequirement,
     ConflictStrategy,
     Effect,
     PolicyDefinition,
@@ -67,6 +68,7 @@ class _Bucket:
     """The policies for one (tenant, tool, action), split by effect, with what they read."""
 
     deny: tuple[CompiledPolicy, ...]
+    approve: tuple[CompiledPolicy, ...]
     audit: tuple[CompiledPolicy, ...]
     allow: tuple[CompiledPolicy, ...]
     plan: Plan
@@ -222,7 +224,10 @@ class PolicySet:
     def _bucket(self, tenant_id: str, tool: str, action: str, without_args: bool) -> _Bucket:
         picked = self.applicable(tenant_id, tool, action)
         if without_args:
-            picked = tuple(p for p in picked if not reads_args(p))
+            # Listing: no arguments exist yet, and a tool that needs approval is still listed.
+            picked = tuple(
+                p for p in picked if not reads_args(p) and p.effect is not Effect.REQUIRE_APPROVAL
+            )
         needs = Needs.none()
         schemas: dict[str, Mapping[str, Any]] = {}
         for policy in picked:
@@ -230,6 +235,7 @@ class PolicySet:
             schemas.update(policy.arg_schemas.get(tool, {}))
         return _Bucket(
             deny=tuple(p for p in picked if p.effect is Effect.DENY),
+            approve=tuple(p for p in picked if p.effect is Effect.REQUIRE_APPROVAL),
             audit=tuple(p for p in picked if p.effect is Effect.AUDIT),
             allow=tuple(p for p in picked if p.effect is Effect.ALLOW),
             plan=plan(needs),
@@ -241,7 +247,8 @@ class PolicySet:
 
         With ``without_args`` the policies that read ``request.args`` are left out: that is the
         question "could this caller call this tool at all?" asked when listing tools, where no
-        arguments exist yet. Every other policy decides exactly as it does for a call.
+        arguments exist yet; ``REQUIRE_APPROVAL`` policies are left out too (a tool that needs
+        approval is listed). Every other policy decides exactly as it does for a call.
 
         Steps:
             (1) Select the applicable policies from the index (tenant + platform, tool + ``*``,
@@ -249,7 +256,9 @@ class PolicySet:
             (2) Project the activation onto what they read; too large → deny.
             (3) One ``cel.Context`` for all of them (reused per bucket, changed values replaced).
             (4) DENY policies: the first true one denies with ``POLICY_VIOLATION``.
-            (5) AUDIT policies: each true one is collected (audited, not blocking).
+            (5) REQUIRE_APPROVAL policies: each true one is collected (the pipeline's approval
+                step holds the call); AUDIT policies: each true one is collected (audited, not
+                blocking).
             (6) ALLOW policies: each true one is collected.
             (7) Combine: deny-overrides; with ``require_allow``, no true ALLOW denies.
             Any CEL error, a non-bool result, or the time budget exceeded after any policy
@@ -260,7 +269,7 @@ class PolicySet:
         bucket = self._bucket_cached(
             activation.tenant_id, activation.tool, activation.action, without_args
         )
-        total = len(bucket.deny) + len(bucket.audit) + len(bucket.allow)
+        total = len(bucket.deny) + len(bucket.approve) + len(bucket.audit) + len(bucket.allow)
         if total == 0:
             return self._no_policy(activation)
         # (2) and (3): one conversion per call, shared by every policy.
@@ -276,8 +285,13 @@ class PolicySet:
             return self._failed("", f"the activation cannot be converted: {_short(exc)}", (), None)
         budget = self.timeout_ms / 1000
         evaluated: list[str] = []
-        matched: dict[Effect, list[str]] = {Effect.AUDIT: [], Effect.ALLOW: []}
-        for policy in (*bucket.deny, *bucket.audit, *bucket.allow):
+        matched: dict[Effect, list[str]] = {
+            Effect.REQUIRE_APPROVAL: [],
+            Effect.AUDIT: [],
+            Effect.ALLOW: [],
+        }
+        approvals: list[ApprovalRequirement] = []
+        for policy in (*bucket.deny, *bucket.approve, *bucket.audit, *bucket.allow):
             evaluated.append(policy.policy_id)
             try:
                 result = policy.program.execute(context)
@@ -287,6 +301,8 @@ class PolicySet:
                 if policy.effect is Effect.DENY:  # (4): "If any DENY condition is true, deny."
                     return self._denied(policy, activation, evaluated)
                 matched[policy.effect].append(policy.policy_id)  # (5), (6)
+                if policy.approval is not None:
+                    approvals.append(policy.approval)
             elif result is not False:
                 reason = f"the condition returned {type(result).__name__}, not a bool"
                 return self._failed(policy.policy_id, reason, evaluated, matched)
@@ -305,14 +321,16 @@ class PolicySet:
                 evaluated=tuple(evaluated),
                 set_version=self.version,
             )
+        held = f"; {len(approvals)} require approval" if approvals else ""
         return PolicyOutcome(
             Verdict.ALLOW,
             "",
-            f"No DENY policy matched ({len(evaluated)} evaluated).",
+            f"No DENY policy matched ({len(evaluated)} evaluated{held}).",
             audits=audits,
             allowed_by=allowed_by,
             evaluated=tuple(evaluated),
             set_version=self.version,
+            approvals=tuple(approvals),
         )
 
     def _no_policy(self, activation: Activation) -> PolicyOutcome:

@@ -202,6 +202,7 @@ class IdentityServicer(_identity_pb2_grpc.EnterpriseIdentityServiceServicer):
             host.control,
             pepper=pepper if pepper is not None else pepper_for(host.config),
             key_prefix=host.config.identity.api_keys.prefix,
+            audit_query=host.audit_query,  # the shipped, durable audit index (decision 101)
         )
 
     async def CreateServiceAccount(

@@ -1,10 +1,9 @@
 """EnterprisePolicyService: the gRPC edge of :class:`aesp.core.admin.PolicyAdmin`.
 
 Thin (STYLE convention 8): convert, call the core operation, convert back; refusals travel
-in-band as the response's ``EnterpriseError`` (item 147). The one check made here is a
-conversion check: ``PolicyRule.parameters`` has no counterpart in the engine (a condition reads
-only ``request`` and ``organization``, C-33), so a request carrying parameters is refused
-rather than silently stored without them.
+in-band as the response's ``EnterpriseError`` (item 147). ``PolicyRule.parameters`` carry the
+settings of a ``REQUIRE_APPROVAL`` policy (approvers, ``min_approvals``, ``approval_ttl_ms``);
+the core validates them when the policy is compiled.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from aesp.core.admin import (
     PolicyTestCase,
     PolicyView,
 )
+from aesp.core.admin.policy import PendingDeletion, PendingPolicy, PolicyApprovals
 from aesp.core.errors import ValidationError
 from aesp.core.host import Host
 from aesp.core.policy import PolicyDefinition
@@ -33,21 +33,13 @@ def definition(message: _policy_pb2.PolicyDefinition, present: bool) -> PolicyDe
     """The core definition of a wire policy; its tenant is decided by the core, never here.
 
     Raises:
-        ValidationError: ``MALFORMED_REQUEST`` when the policy is missing or carries
-            ``rule.parameters``.
+        ValidationError: ``MALFORMED_REQUEST`` when the policy is missing.
     """
     if not present:
         raise ValidationError(
             "MALFORMED_REQUEST", "The request has no 'policy'.", details={"field": "policy"}
         )
     rule = message.rule
-    if rule.parameters:
-        raise ValidationError(
-            "MALFORMED_REQUEST",
-            "rule.parameters is not supported: a condition reads only request and "
-            "organization (C-33); write the values into the condition.",
-            details={"field": "rule.parameters"},
-        )
     return PolicyDefinition(
         policy_id=message.policy_id,
         name=message.name,
@@ -59,11 +51,13 @@ def definition(message: _policy_pb2.PolicyDefinition, present: bool) -> PolicyDe
         actions=tuple(rule.actions),
         enabled=message.enabled,
         description=message.description,
+        parameters=dict(rule.parameters),
     )
 
 
 def details_message(view: PolicyView) -> _policy_pb2.PolicyDetails:
-    """A stored or validated policy (``approval_request_id`` stays empty until governance)."""
+    """A stored, validated or pending policy; ``approval_request_id`` is set only while the
+    change waits for governance approval (item 165)."""
     d = view.definition
     return _policy_pb2.PolicyDetails(
         policy=_policy_pb2.PolicyDefinition(
@@ -72,7 +66,10 @@ def details_message(view: PolicyView) -> _policy_pb2.PolicyDetails:
             description=d.description,
             version=d.version,
             rule=_policy_pb2.PolicyRule(
-                condition=d.condition, effect=str(d.effect).upper(), actions=d.actions
+                condition=d.condition,
+                effect=str(d.effect).upper(),
+                actions=d.actions,
+                parameters=dict(d.parameters),
             ),
             applies_to=d.applies_to,
             enabled=d.enabled,
@@ -83,6 +80,7 @@ def details_message(view: PolicyView) -> _policy_pb2.PolicyDetails:
         tenant_id=view.tenant_id,
         dry_run=view.dry_run,
         warnings=view.warnings,
+        approval_request_id=view.approval_request_id if isinstance(view, PendingPolicy) else "",
     )
 
 
@@ -100,12 +98,20 @@ class PolicyServicer(_policy_pb2_grpc.EnterprisePolicyServiceServicer):
     """Serves EnterprisePolicyService from a :class:`~aesp.core.host.Host`."""
 
     def __init__(self, host: Host) -> None:
-        self._admin = PolicyAdmin(host.control, host.manifest)
+        # [governance] policy_changes: "approval" (AESP, item 165) submits writes to the
+        # Host's governance; "direct" applies them at once (development Hosts only).
+        approvals = (
+            PolicyApprovals(host.governance)
+            if host.config.governance.policy_changes == "approval"
+            else None
+        )
+        self._admin = PolicyAdmin(host.control, host.manifest, approvals=approvals)
 
     async def CreatePolicy(
         self, request: _policy_pb2.CreatePolicyRequest, context: grpc.aio.ServicerContext
     ) -> _policy_pb2.CreatePolicyResponse:
-        """Create a policy, in force at once; with ``dry_run`` only validate (item 163)."""
+        """Create a policy: pending approval, or with ``policy_changes = "direct"`` in force at
+        once; with ``dry_run`` only validate (items 163, 165)."""
 
         async def respond(ctx: SecurityContext, cid: str) -> _policy_pb2.CreatePolicyResponse:
             view = await self._admin.create_policy(
@@ -153,7 +159,11 @@ class PolicyServicer(_policy_pb2_grpc.EnterprisePolicyServiceServicer):
             )
             return _policy_pb2.DeletePolicyResponse(
                 success_details=_policy_pb2.PolicyDeletion(
-                    policy_id=deletion.policy_id, deleted_at=deletion.deleted_at_ms
+                    policy_id=deletion.policy_id,
+                    deleted_at=deletion.deleted_at_ms,
+                    approval_request_id=deletion.approval_request_id
+                    if isinstance(deletion, PendingDeletion)
+                    else "",
                 )
             )
 

@@ -94,6 +94,40 @@ class AbstractPolicyStoreConformance:
         assert await port.get("acme", "pii-guard") == stored
         assert list(await port.versions("acme", "pii-guard")) == [stored]
 
+    async def test_require_approval_and_its_parameters_round_trip(self, port: PolicyStore) -> None:
+        # REQUIRE_APPROVAL reads its approvers from parameters: losing them would hold every
+        # matching call with no one able to approve it.
+        parameters = {
+            "approvers": "p|bob@acme, role:finance",
+            "min_approvals": "1",
+            "approval_ttl_ms": "60000",
+            "note": 'Zürich — "quoted", {braces}',
+        }
+        definition = policy(
+            "big-transfers",
+            effect="require_approval",
+            condition="request.action == 'invoke'",
+            parameters=parameters,
+        )
+        stored = await port.add_version(definition, created_by="alice", at_ms=1)
+        parameters["approvers"] = "mallory"  # the caller's dict changes after the write
+        got = await port.get("acme", "big-transfers")
+        (active,) = await port.active()
+        page = await port.list_latest(tenant_id="acme")
+        for d in (stored.definition, got and got.definition, active, page.items[0].definition):
+            assert d is not None and d.effect is Effect.REQUIRE_APPROVAL
+            assert dict(d.parameters) == {
+                "approvers": "p|bob@acme, role:finance",
+                "min_approvals": "1",
+                "approval_ttl_ms": "60000",
+                "note": 'Zürich — "quoted", {braces}',
+            }
+
+    async def test_a_policy_without_parameters_reads_back_empty(self, port: PolicyStore) -> None:
+        await port.add_version(policy(), created_by="alice", at_ms=1)
+        got = await port.get("acme", "p")
+        assert got is not None and dict(got.definition.parameters) == {}
+
     async def test_a_string_effect_comes_back_as_an_effect(self, port: PolicyStore) -> None:
         # The engine compiles "deny" as DENY; readers must get one type back whatever was given.
         stored = await port.add_version(policy(effect="deny"), created_by="alice", at_ms=1)

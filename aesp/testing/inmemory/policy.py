@@ -49,7 +49,7 @@ class InMemoryPolicyStore:
 
         Raises:
             VersionExistsError: That version is already stored (nothing changes).
-            ValueError: ``definition.effect`` is not ALLOW, DENY or AUDIT.
+            ValueError: ``definition.effect`` is not ALLOW, DENY, AUDIT or REQUIRE_APPROVAL.
         """
         definition = _normalise_effect(definition)
         key = (definition.tenant_id, definition.policy_id)
@@ -131,25 +131,28 @@ class InMemoryPolicyStore:
 
 
 def _normalise_effect(definition: PolicyDefinition) -> PolicyDefinition:
-    """``definition`` with its effect as an :class:`Effect` (case-insensitive, as compiled).
+    """``definition`` with its effect as an :class:`Effect` (case-insensitive, as compiled) and
+    its parameters copied into a plain ``dict[str, str]``.
 
     Why: the model accepts a plain string, but readers of the store must get one type back.
 
     Raises:
-        ValueError: The effect is not ALLOW, DENY or AUDIT.
+        ValueError: The effect is not ALLOW, DENY, AUDIT or REQUIRE_APPROVAL.
     """
     try:
         effect = Effect(str(definition.effect).upper())
     except ValueError:
         raise ValueError(
             f"policy {definition.policy_id!r}: effect {definition.effect!r} is not "
-            "ALLOW, DENY or AUDIT"
+            "ALLOW, DENY, AUDIT or REQUIRE_APPROVAL"
         ) from None
     return dataclasses.replace(
         definition,
         effect=effect,
         applies_to=tuple(definition.applies_to),
         actions=tuple(definition.actions),
+        # A private copy: a caller mutating its dict later must not change a stored version.
+        parameters={str(k): str(v) for k, v in definition.parameters.items()},
     )
 
 

@@ -126,6 +126,6 @@ async def admin() -> AsyncIterator[Admin]:
     await plane.start()
     clock = Clock()
     identity = IdentityAdmin(plane, pepper=PEPPER, clock_ms=clock)
-    policy = PolicyAdmin(plane, manifest, clock_ms=clock)
+    policy = PolicyAdmin(plane, manifest, clock_ms=clock, approvals=None)  # "direct"
     yield Admin(plane, identity, policy, audit, clock, accounts, policies)
     await plane.stop()

@@ -160,7 +160,7 @@ async def test_held_approved_by_another_then_used_exactly_once(world: World) -> 
     assert info.value.details[APPROVAL_ID_KEY] == rid
     assert await world.approve(rid) is ApprovalStatus.APPROVED
     used = await world.call(ALICE, {"amount": 5}, rid)
-    assert used == {APPROVAL_ID_KEY: rid, "approval": "consumed"}
+    assert used == {APPROVAL_ID_KEY: rid, "approval": "consumed", "approval_rule": "contract"}
     with pytest.raises(AespError, match="already used") as again:
         await world.call(ALICE, {"amount": 5}, rid)
     assert (again.value.code, again.value.details["reason"]) == (

@@ -25,7 +25,7 @@ def compile_(condition: str, **kw: object) -> object:
         ({"version": "1.0"}, "version", "not SemVer"),
         ({"version": "v1.0.0"}, "version", "not SemVer"),
         ({"version": "01.0.0"}, "version", "not SemVer"),
-        ({"effect": "PERMIT"}, "effect", "not ALLOW, DENY or AUDIT"),
+        ({"effect": "PERMIT"}, "effect", "not ALLOW, DENY, AUDIT or REQUIRE_APPROVAL"),
         ({"applies_to": ()}, "applies_to", "at least one tool"),
         ({"applies_to": ("bad tool",)}, "applies_to", "neither '\\*' nor a tool name"),
         ({"actions": ("in voke",)}, "actions", "actions must be names"),
