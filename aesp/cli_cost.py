@@ -61,6 +61,7 @@ def _budget_json(details: Any) -> dict[str, Any]:
         "period_end": s.period_end,
         "thresholds_crossed": list(s.thresholds_crossed),
         "exceeded": s.exceeded,
+        "approval_request_id": details.approval_request_id,
     }
 
 
@@ -123,6 +124,9 @@ def _print_budgets(budgets: list[dict[str, Any]]) -> None:
 def _print_status(b: dict[str, Any]) -> None:
     used = (b["spent"] / b["amount"] * 100) if b["amount"] else 100.0
     state = "EXCEEDED" if b["exceeded"] else ("not in force" if not b["active"] else "ok")
+    pending = b.get("approval_request_id", "")
+    if pending:  # [governance] budget_changes = "approval": submitted, not stored yet
+        state = f"PENDING_APPROVAL {pending} (not in force until another administrator approves)"
     for label, value in (
         ("budget", f"{b['budget_id']}" + (f" ({b['name']})" if b["name"] else "")),
         ("tenant", b["tenant_id"]),

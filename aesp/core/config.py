@@ -467,6 +467,7 @@ class CostConfig:
 
 
 POLICY_CHANGES = ("approval", "direct")
+BUDGET_CHANGES = ("approval", "direct")
 
 
 @dataclass(frozen=True)
@@ -480,15 +481,27 @@ class GovernanceConfig:
             until another administrator approves it. ``"direct"``: the change is in force as
             soon as the RPC returns, with no approval; for development Hosts only, **not
             AESP-compliant** (item 165). Dry runs never need approval either way.
+        budget_changes: ``"approval"`` (the default, and the only AESP-compliant value: SPEC
+            §3.13 makes budgets governance artifacts, ``BUDGET_V1``): ``CreateBudget`` and
+            ``SetBudgetAlerts`` validate the change and submit it as a ``BUDGET_V1`` approval
+            request; no call is held to it until another administrator approves it.
+            ``"direct"``: the budget is stored and in force as soon as the RPC returns, with
+            no approval; for development Hosts only, **not AESP-compliant**.
     """
 
     policy_changes: str = "approval"
+    budget_changes: str = "approval"
 
     def __post_init__(self) -> None:
         if self.policy_changes not in POLICY_CHANGES:
             _bad(
                 "governance.policy_changes",
                 f"must be one of {', '.join(POLICY_CHANGES)}, not {self.policy_changes!r}",
+            )
+        if self.budget_changes not in BUDGET_CHANGES:
+            _bad(
+                "governance.budget_changes",
+                f"must be one of {', '.join(BUDGET_CHANGES)}, not {self.budget_changes!r}",
             )
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from aesp.certs import DevPki, init_dev_pki, issue_into
-from aesp.core.config import CostConfig, GatewayConfig, HostConfig, TlsConfig
+from aesp.core.config import CostConfig, GatewayConfig, GovernanceConfig, HostConfig, TlsConfig
 from aesp.core.control import AccessConfig
 from aesp.core.ids import now_ms
 from aesp.core.rbac import RoleDefinition
@@ -69,6 +69,8 @@ async def budget_host(directory: Path, pki: DevPki) -> AsyncIterator[HostHandle]
         limits=FAST_LIMITS,
         gateway=ROOMY_GATEWAY,
         cost=PRICE,
+        # Budgets in force at once here; approval: tests/e2e/test_governed_budget.py.
+        governance=GovernanceConfig(budget_changes="direct"),
     )
     running = await start_host(config, access=ACCESS)
     try:

@@ -7,7 +7,7 @@ small; both need the same ports, clock, guard and budget views, defined once her
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from aesp.core.admin._cost_support import EVENT_TYPES, BudgetView, view
 from aesp.core.admin._guard import ADMIN_QUERY, AdminGuard, Done
@@ -19,6 +19,9 @@ from aesp.core.metering import Metering
 from aesp.core.ports.cost import CostLedger
 from aesp.core.principal import Principal
 from aesp.core.security import SecurityContext
+
+if TYPE_CHECKING:
+    from aesp.core.admin._budget_approvals import BudgetApprovals
 
 __all__ = ["CostBase"]
 
@@ -33,6 +36,8 @@ class CostBase:
         ledger: The Cost port.
         metering: The Host's metering (its rate card's currency; told when budgets change).
         clock_ms: Unix milliseconds.
+        approvals: Submit budget changes for approval (``[governance] budget_changes =
+            "approval"``, SPEC §3.13); None stores them at once (``"direct"``).
     """
 
     def __init__(
@@ -42,8 +47,10 @@ class CostBase:
         ledger: CostLedger,
         metering: Metering,
         clock_ms: Callable[[], int] = now_ms,
+        approvals: BudgetApprovals | None = None,
     ) -> None:
         self._ledger = ledger
+        self._approvals = approvals
         self._metering = metering
         self._guard = AdminGuard(control, service="cost")
         self._clock_ms = clock_ms

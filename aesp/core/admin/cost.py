@@ -6,11 +6,13 @@ Each operation runs in the frame of :class:`~aesp.core.admin._guard.AdminGuard`:
 tenant is ``NOT_FOUND``, exactly like one that does not exist. Decisions made here
 (docs/protocol-decisions.md):
 
-* **Budgets are created directly** with ``aesp:cost:CreateBudget`` for now. SPEC checklist 200
-  makes a budget a governance artifact (``BUDGET_V1``); routing ``CreateBudget`` through an
-  approval request comes with the governance work, and ``BudgetDetails.approval_request_id``
-  is empty until then. ``CreateBudget`` with the id of an existing budget of the tenant
-  replaces it (audited ``BUDGET_UPDATE``); a new limit applies to the next admission.
+* **Budgets are governance artifacts** (``BUDGET_V1``, SPEC §3.13, decision 107): built with
+  ``approvals`` (``[governance] budget_changes = "approval"``, the default) ``CreateBudget``
+  and ``SetBudgetAlerts`` validate, then submit an approval request and store nothing
+  (``BudgetDetails.approval_request_id`` names it); without (``"direct"``, not
+  AESP-compliant) they store at once. ``CreateBudget`` with the id of an existing budget of
+  the tenant replaces it (audited ``BUDGET_UPDATE``); a new limit applies to the next
+  admission.
 * **Money** is exact: amounts are converted to integer micros once, at the edge of the core;
   every budget shares the Host's ``[cost] currency`` (the ledger converts nothing).
 * **RecordUsage** records usage for reports, costs, forecasts and invoices; it charges no

@@ -9,8 +9,9 @@ tenant is the request's scope and must be one tenant: a budget belongs to the te
 
 Enactment is :meth:`CostLedger.put_budget` followed by ``metering.budgets_changed`` so the next
 admission on this Host sees it (other Hosts at their budget cache's expiry, as for
-``CreateBudget``). ``CreateBudget`` keeps applying directly with ``aesp:cost:CreateBudget``;
-this enactor is the governed path (docs/protocol-decisions.md).
+``CreateBudget``). With ``[governance] budget_changes = "approval"`` (the default) ``CreateBudget``
+and ``SetBudgetAlerts`` submit BUDGET_V1 requests that this enactor applies once approved
+(docs/protocol-decisions.md, decision 107).
 """
 
 from __future__ import annotations

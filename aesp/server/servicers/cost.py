@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 import grpc
 
+from aesp.core.admin._budget_approvals import BudgetApprovals
 from aesp.core.admin._cost_reports import Forecast
 from aesp.core.admin._cost_support import BudgetDraft, BudgetView, UsageDraft
 from aesp.core.admin._cost_views import Invoice, TenantCosts, UsageReport
@@ -77,7 +78,8 @@ def budget_status(item: BudgetView) -> _cost_pb2.BudgetStatus:
 
 
 def budget_details(item: BudgetView) -> _cost_pb2.BudgetDetails:
-    """A budget with its state (``approval_request_id`` stays empty: see CostAdmin)."""
+    """A budget with its state; ``approval_request_id`` is set while the change waits for
+    governance approval (``[governance] budget_changes = "approval"``)."""
     budget = item.budget
     definition = _cost_pb2.BudgetDefinition(
         budget_id=budget.budget_id,
@@ -200,7 +202,16 @@ class CostServicer(_cost_pb2_grpc.EnterpriseCostManagementServiceServicer):
     """
 
     def __init__(self, host: Host) -> None:
-        self._admin = CostAdmin(host.control, ledger=host.cost, metering=host.metering)
+        # [governance] budget_changes: "approval" (AESP, SPEC §3.13) submits CreateBudget and
+        # SetBudgetAlerts as BUDGET_V1 requests; "direct" (not AESP-compliant) stores them.
+        approvals = (
+            BudgetApprovals(host.governance)
+            if host.config.governance.budget_changes == "approval"
+            else None
+        )
+        self._admin = CostAdmin(
+            host.control, ledger=host.cost, metering=host.metering, approvals=approvals
+        )
 
     async def RecordUsage(
         self, request: _cost_pb2.RecordUsageRequest, context: grpc.aio.ServicerContext
