@@ -15,7 +15,7 @@ from aesp.core._live_keys import LiveValues
 from aesp.core.config import LimitsConfig
 from aesp.core.ports.state import BucketSpec
 
-__all__ = ["HostTargets", "LimitsTarget", "RateTarget"]
+__all__ = ["HostTargets", "LimitsTarget", "ModeTarget", "RateTarget"]
 
 
 class LimitsTarget(Protocol):
@@ -34,6 +34,14 @@ class RateTarget(Protocol):
         ...
 
 
+class ModeTarget(Protocol):
+    """The Host's operating mode (read when a Runtime registers tools, GRID F5)."""
+
+    def apply_mode(self, mode: str) -> None:
+        """Use ``mode`` from the next registration on."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class HostTargets:
     """Where live values go.
@@ -45,11 +53,14 @@ class HostTargets:
 
     limits: tuple[LimitsTarget, ...] = ()
     rates: RateTarget | None = None
+    mode: ModeTarget | None = None
 
     def apply(self, values: LiveValues) -> None:
         """Swap every target's settings for ``values``."""
         for target in self.limits:
             target.apply_limits(values.limits)
+        if self.mode is not None:
+            self.mode.apply_mode(values.mode)
         if self.rates is not None:
             gw = values.gateway
             self.rates.apply_rate_limits(

@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from aesp.core.config import GatewayConfig, LimitsConfig
-from aesp.core.errors import AespError, ValidationError
+from aesp.core.config import MODES, GatewayConfig, LimitsConfig
+from aesp.core.errors import AespError, ConfigurationError, ValidationError
 from aesp.core.ports.config import ConfigDataType
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 APP_PREFIX: Final = "app."  # free-form tenant keys
+MODE_KEY: Final = "host.mode"  # GRID operating mode; an AESP Host refuses DEVELOPMENT (item 74)
 POLL_KEY: Final = "config.poll_interval_ms"  # how often replicas look for each other's changes
 MAX_KEY_CHARS: Final = 256  # bounds what a key costs in every store, event and audit record
 MAX_VALUE_CHARS: Final = 64 * 1024  # a configuration value is not a document store
@@ -68,6 +69,7 @@ class KeySpec:
     sensitive: bool = False
     approval: bool = False
     doc: str = ""
+    choices: tuple[str, ...] = ()
 
 
 def _int(key: str, low: int, high: int, doc: str) -> KeySpec:
@@ -92,6 +94,14 @@ HOST_KEYS: Final[Mapping[str, KeySpec]] = {
         _rate("gateway.tenant_rate_per_s", "requests/s one tenant may sustain"),
         _int("gateway.tenant_burst", 1, 10_000_000, "requests a tenant may make at once"),
         _int(POLL_KEY, 100, 3_600_000, "how often this Host reads other replicas' changes"),
+        KeySpec(
+            MODE_KEY,
+            ConfigDataType.STRING,
+            0,
+            0,
+            doc="STRICT or DEVELOPMENT (a GRID Host; an AESP Host is always STRICT)",
+            choices=MODES,
+        ),
     )
 }
 DEFAULT_POLL_MS: Final = 1_000  # without a stored value: a replica's change lands within ~1 s
@@ -179,6 +189,10 @@ def check_value(key: str, value: str, data_type: ConfigDataType) -> Any:
     parsed = parse_value(key, value, data_type)
     if spec is None:
         return parsed
+    if spec.choices:
+        if parsed not in spec.choices:
+            raise _bad(key, f"the value must be one of {', '.join(spec.choices)}")
+        return parsed
     if isinstance(parsed, bool) or not isinstance(parsed, int | float):
         raise _bad(key, "the value must be a number")
     if not math.isfinite(parsed) or not spec.minimum <= parsed <= spec.maximum:
@@ -193,6 +207,8 @@ class LiveValues:
     limits: LimitsConfig
     gateway: GatewayConfig
     poll_interval_ms: int = DEFAULT_POLL_MS
+    mode: str = "STRICT"
+    compliance: str = "AESP"
 
 
 def live_values(base: LiveValues, overrides: Mapping[str, Any]) -> LiveValues:
@@ -203,10 +219,13 @@ def live_values(base: LiveValues, overrides: Mapping[str, Any]) -> LiveValues:
             its maximum); nothing is applied then.
     """
     changes: dict[str, dict[str, Any]] = {"limits": {}, "gateway": {}}
-    poll = base.poll_interval_ms
+    poll, mode = base.poll_interval_ms, base.mode
     for key, value in overrides.items():
         if key == POLL_KEY:
             poll = int(value)
+            continue
+        if key == MODE_KEY:
+            mode = str(value)
             continue
         section, _, name = key.partition(".")
         if section in changes and key in HOST_KEYS:
@@ -226,4 +245,11 @@ def live_values(base: LiveValues, overrides: Mapping[str, Any]) -> LiveValues:
                 f"{getattr(limits, default)} exceeds limits.{cap} ({getattr(limits, cap)}); "
                 "lower the default or raise the maximum first",
             )
-    return LiveValues(limits, gateway, poll)
+    if mode == "DEVELOPMENT" and base.compliance == "AESP":
+        raise ConfigurationError(
+            "INCOMPATIBLE_MODE",
+            "An AESP Host cannot run in DEVELOPMENT mode: runtimes may never define tools in an "
+            "enterprise deployment (SPEC checklist 74).",
+            details={"field": "value", "key": MODE_KEY},
+        )
+    return LiveValues(limits, gateway, poll, mode, base.compliance)

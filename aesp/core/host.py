@@ -9,6 +9,7 @@ work stream.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -113,6 +114,12 @@ class Host:
         self.governance: Governance | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._pending: set[asyncio.Task[None]] = set()
+
+    def apply_mode(self, mode: str) -> None:
+        """Switch the operating mode live (``host.mode``); the configuration checks that an AESP
+        Host never leaves STRICT (item 74)."""
+        if mode != self.config.mode:
+            self.config = dataclasses.replace(self.config, mode=mode)
 
     # ------------------------------------------------------------------ lifecycle
 

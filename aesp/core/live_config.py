@@ -364,8 +364,13 @@ async def start_live_config(
         registry = plugins.load_registry(set(choice.values()))
         built = await plugins.build_ports(registry, {"config": ConfigStore}, choice, host.config)
         store = built["config"]
-    targets = HostTargets(limits=(host.pipeline, host.sessions), rates=gateway)
-    base = keys.LiveValues(host.config.limits, host.config.gateway)
+    targets = HostTargets(limits=(host.pipeline, host.sessions), rates=gateway, mode=host)
+    base = keys.LiveValues(
+        host.config.limits,
+        host.config.gateway,
+        mode=host.config.mode,
+        compliance=host.config.compliance,
+    )
     if approvals is None and host.governance is not None:
         from aesp.core._live_approvals import govern_config
 
