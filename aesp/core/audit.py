@@ -272,6 +272,11 @@ class FileAuditLog:
         self._writer.start()
 
     @property
+    def path(self) -> Path:
+        """The log file (what the shipper reads and an auditor exports)."""
+        return self._path
+
+    @property
     def public_key(self) -> Ed25519PublicKey | None:
         """The key auditors verify checkpoints with (None for a log without a key)."""
         return self._key.public_key() if self._key else None

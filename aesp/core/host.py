@@ -105,9 +105,12 @@ class Host:
         self.audit_index = ports.audit_index
         self.audit_shipper: AuditShipper | None = None
         self.audit_query: AuditQuery | None = ports.audit_index
-        shippable = isinstance(audit, FileAuditLog) and _log_file(audit).is_file()
-        if isinstance(audit, FileAuditLog) and shippable and ports.audit_index is not None:
-            self.audit_shipper = AuditShipper(_log_file(audit), ports.audit_index)
+        if (
+            isinstance(audit, FileAuditLog)
+            and audit.path.is_file()
+            and ports.audit_index is not None
+        ):
+            self.audit_shipper = AuditShipper(audit.path, ports.audit_index)
         elif isinstance(audit, AuditQuery):
             self.audit_query = audit
         # Approval workflows and enactment (aesp.core.governance); built by build_host.
@@ -530,12 +533,6 @@ class Host:
                 stale = [k for k, v in session.calls.items() if v.expires_at_ms <= now]
                 for key in stale:
                     del session.calls[key]
-
-
-def _log_file(audit: FileAuditLog) -> Path:
-    """The file of a :class:`FileAuditLog`, which the shipper reads."""
-    # NOTE: FileAuditLog keeps its path private; it is read here, in the composition root only.
-    return Path(audit._path)  # noqa: SLF001
 
 
 REQUIRED_PORTS: Mapping[str, type] = {

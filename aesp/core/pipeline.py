@@ -185,7 +185,9 @@ class Pipeline:
                 )
             # (5) RBAC, (8) arguments, (6) policy.
             governance, outcome = self._govern(ctx, session, contract, args, req)
-            governance.update(await self._approve(principal, session, contract, args, req, outcome))
+            governance.update(
+                await self._approve(principal, session, contract, args, args_digest, req, outcome)
+            )
         except AespError as exc:
             await self._refused(
                 "TOOL_INVOCATION_START",
@@ -383,7 +385,9 @@ class Pipeline:
                     "call it with CallTool.",
                 )
             governance, outcome = self._govern(ctx, session, contract, args, req)
-            governance.update(await self._approve(principal, session, contract, args, req, outcome))
+            governance.update(
+                await self._approve(principal, session, contract, args, args_digest, req, outcome)
+            )
             # (7) quota and budget.
             admission = await self._metering.admit(
                 ctx, contract, session, self._timeout(req), len(req.args_json), mode="stream"
@@ -554,7 +558,9 @@ class Pipeline:
             contract = self._contract(session, req.name)
             # item 114: args validated at authorisation, with RBAC and policy as for a call.
             governance, outcome = self._govern(ctx, session, contract, args, req)
-            governance.update(await self._approve(principal, session, contract, args, req, outcome))
+            governance.update(
+                await self._approve(principal, session, contract, args, args_digest, req, outcome)
+            )
             await self._audit_policies(principal, session, contract, req, outcome)
             now = ids.now_ms()
             auth = Authorization(
@@ -764,6 +770,7 @@ class Pipeline:
         session: Session,
         contract: ToolContract,
         args: Any,
+        args_digest: str,
         req: CallRequest,
         outcome: PolicyOutcome,
     ) -> dict[str, str]:
@@ -771,8 +778,9 @@ class Pipeline:
 
         A contract without ``governance_metadata.approval`` and with no true ``REQUIRE_APPROVAL``
         policy (``outcome.approvals``) passes with no store access. Otherwise the call is held
-        (``EMERGENCY_OVERRIDE_REQUIRED``, a request opened) until the same the same call presenting an APPROVED, unexpired approval, which this step
-        consumes (compare-and-set); see "Per-call approval" in docs/protocol-decisions.md.
+        (``EMERGENCY_OVERRIDE_REQUIRED``, a request opened) until the same call comes back with
+        an APPROVED, unexpired approval, which this step consumes (compare-and-set); see
+        "Per-call approval" in docs/protocol-decisions.md.
 
         Returns:
             Audit metadata for the START or AUTHORIZATION_SUCCESS record.
@@ -789,7 +797,7 @@ class Pipeline:
             principal,
             contract,
             args=args,
-            args_sha256=_digest_or_empty(req.args_json),
+            args_sha256=args_digest,  # computed once, by _parse_call
             metadata=req.metadata,
             correlation_id=req.correlation_id,
             session_id=session.session_id,

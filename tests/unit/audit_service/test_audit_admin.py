@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import World, person, plane_over
 
 from aesp.core.admin.audit import AuditAdmin, EventDraft, EventQuery
 from aesp.core.audit import MemoryAuditLog
 from aesp.core.audit_verify import verify_file
 from aesp.core.errors import AespError
+from tests.unit.audit_service.conftest import World, person, plane_over
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "audit"))
 from _rfc6962 import mth_of_hashes  # noqa: E402
