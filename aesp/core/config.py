@@ -530,6 +530,8 @@ class HostConfig:
             :mod:`aesp.core.access`); empty grants nothing.
         cost: The rate card calls are metered with (``[cost]``).
         governance: Which administrative changes need approval (``[governance]``).
+        adapters: Per-profile adapter settings (``[adapters.<profile>]`` tables), passed to
+            the adapters as parsed TOML; each adapter validates its own table.
     """
 
     mode: str = "STRICT"
@@ -549,6 +551,7 @@ class HostConfig:
     access: AccessConfig = field(default_factory=AccessConfig)
     cost: CostConfig = field(default_factory=CostConfig)
     governance: GovernanceConfig = field(default_factory=GovernanceConfig)
+    adapters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -666,7 +669,7 @@ def _section(cls: type, raw: Any, name: str, base: Path) -> Any:
     known = {
         f.name: f
         for f in fields(cls)
-        if cls is not HostConfig or (f.name not in _SECTIONS and f.name != "access")
+        if cls is not HostConfig or (f.name not in _SECTIONS and f.name not in ("access", "adapters"))
     }
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
@@ -679,15 +682,22 @@ def _section(cls: type, raw: Any, name: str, base: Path) -> Any:
     return cls(**kwargs)
 
 
+def _adapter_tables(raw: Any) -> dict[str, dict[str, Any]]:
+    """The ``[adapters.<profile>]`` tables, kept as parsed; the adapters validate them."""
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+        _bad("adapters", "must hold one table per profile, e.g. [adapters.aws]")
+    return {name: dict(table) for name, table in raw.items()}
+
+
 def parse_config(raw: Mapping[str, Any], *, base: Path) -> HostConfig:
     """Build a :class:`HostConfig` from parsed TOML.
 
     Raises:
         ConfigurationError: ``INVALID_CONFIG`` naming the key, or ``INCOMPATIBLE_MODE``.
     """
-    unknown = set(raw) - {"host", "access", *_SECTIONS}
+    unknown = set(raw) - {"host", "access", "adapters", *_SECTIONS}
     if unknown:
-        sections = ", ".join(("host", *_SECTIONS, "access"))
+        sections = ", ".join(("host", *_SECTIONS, "access", "adapters"))
         _bad(sorted(unknown)[0], f"is not a section; sections: {sections}")
     host = raw.get("host", {})
     cfg = _section(HostConfig, host, "host", base)
@@ -698,6 +708,8 @@ def parse_config(raw: Mapping[str, Any], *, base: Path) -> HostConfig:
     }
     if "access" in raw:
         extra["access"] = parse_access(raw["access"])
+    if "adapters" in raw:
+        extra["adapters"] = _adapter_tables(raw["adapters"])
     if "tls" not in raw:
         extra["tls"] = TlsConfig(
             ca=base / "pki/ca.pem", cert=base / "pki/host.pem", key=base / "pki/host.key"

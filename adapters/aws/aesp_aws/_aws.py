@@ -1,0 +1,81 @@
+"""One place that makes boto3 clients and runs their blocking calls off the event loop.
+
+boto3 is synchronous; every adapter method is a coroutine, so each AWS call runs in a worker
+thread (:func:`asyncio.to_thread`). Clients are thread-safe once made; making them is not, so
+:class:`Aws` makes each one once, under a lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from aesp_aws.settings import AwsSettings
+
+# Short timeouts and few retries: adapters run off the call path, and a Host that cannot reach
+# AWS must notice within seconds (its snapshots keep serving; DESIGN §2 principle 2).
+_CLIENT_CONFIG = Config(
+    connect_timeout=3,
+    read_timeout=10,
+    retries={"max_attempts": 3, "mode": "standard"},
+)
+
+
+class Aws:
+    """boto3 clients for one :class:`AwsSettings`, shared by the adapters of one Host."""
+
+    def __init__(self, settings: AwsSettings, *, session: boto3.session.Session | None = None):
+        self.settings = settings
+        self._session = session or boto3.session.Session(region_name=settings.region)
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def client(self, service: str) -> Any:
+        """The boto3 client of ``service`` (``"dynamodb"``, ``"kms"``, ...), made once."""
+        client = self._clients.get(service)
+        if client is None:
+            with self._lock:
+                client = self._clients.get(service)
+                if client is None:
+                    client = self._session.client(
+                        service,
+                        region_name=self.settings.region,
+                        endpoint_url=self.settings.endpoint(service),
+                        config=_CLIENT_CONFIG,
+                    )
+                    self._clients[service] = client
+        return client
+
+    async def call(self, service: str, operation: str, /, **kwargs: Any) -> Any:
+        """Run ``client(service).<operation>(**kwargs)`` in a worker thread and return its reply."""
+        method = getattr(self.client(service), operation)
+        return await asyncio.to_thread(method, **kwargs)
+
+    def close(self) -> None:
+        """Close every client's connection pool."""
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of ``exc`` (``"ConditionalCheckFailedException"``), or ``""``."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says AWS could not be reached or failed (not a refusal of the request)."""
+    if isinstance(exc, BotoCoreError):
+        return True
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return int(status or 0) >= 500
+    return False
