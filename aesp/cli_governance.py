@@ -5,6 +5,8 @@
   compliance tags, roles and permissions (SPEC §3.9 step 4; item 168: name, description and
   parameters unchanged) and submits it with ``RequestApproval`` (step 5). ``--dry-run`` prints
   the contract and submits nothing.
+* ``aesp contracts deprecate|retire NAME --contract-version V`` asks for the lifecycle step
+  after ACTIVE (DESIGN §7: ACTIVE → DEPRECATED → RETIRED), approved like a new version.
 * ``aesp approvals list|show|approve|reject`` reads and decides approval requests.
 
 Credentials are those of ``aesp tenants`` (a client certificate, or an API key with ``--ca``).
@@ -131,8 +133,18 @@ def _print_request(r: dict[str, Any]) -> None:
         )
 
 
+def _artifact(args: argparse.Namespace) -> dict[str, Any]:
+    """What ``contracts <action>`` submits: a promoted contract or a lifecycle step."""
+    if args.action == "promote":
+        return _contract(args)
+    from aesp.core.governance.lifecycle import LifecycleStep, Step
+
+    step = Step.DEPRECATE if args.action == "deprecate" else Step.RETIRE
+    return LifecycleStep(step, args.contract, args.contract_version, args.reason).to_json()
+
+
 def _submit(args: argparse.Namespace, stub: Any, timeout: float) -> dict[str, Any]:
-    """``contracts promote``: RequestApproval of the promoted contract (SPEC §3.9 step 5)."""
+    """``contracts promote|deprecate|retire``: RequestApproval of the artifact (SPEC §3.9)."""
     from aesp.core.ids import now_ms
     from aesp.proto.altar.aesp.v1 import governance_pb2 as _gov
 
@@ -141,7 +153,7 @@ def _submit(args: argparse.Namespace, stub: Any, timeout: float) -> dict[str, An
         stub.RequestApproval(
             _gov.RequestApprovalRequest(
                 artifact_type="TOOL_CONTRACT_V1",
-                artifact_data=json.dumps(_contract(args)).encode(),
+                artifact_data=json.dumps(_artifact(args)).encode(),
                 tenant_id=args.tenant,
                 justification=args.justification,
                 required_approvers=_csv(args.approvers),
@@ -202,7 +214,7 @@ def _rpc(args: argparse.Namespace, stub: Any, timeout: float) -> Any:
 
 
 def _print(args: argparse.Namespace, result: Any) -> None:
-    if args.json or (args.command == "contracts" and args.dry_run):
+    if args.json or (args.command == "contracts" and getattr(args, "dry_run", False)):
         print(json.dumps(result, indent=2))
     elif args.command == "contracts":
         print(
@@ -230,8 +242,8 @@ def _governance(args: argparse.Namespace) -> int:
     from aesp.proto.altar.aesp.v1 import governance_pb2_grpc as _gov_grpc
 
     try:
-        if args.command == "contracts" and args.dry_run:
-            _print(args, _contract(args))
+        if args.command == "contracts" and getattr(args, "dry_run", False):
+            _print(args, _artifact(args))
             return 0
         creds = credentials(**_cli()._operator_credentials(args))
     except AespError as exc:
@@ -292,7 +304,9 @@ _PROMOTE_OPTIONS = (
 def add_governance_commands(sub: Any) -> None:
     """Add ``contracts`` and ``approvals`` to the ``aesp`` subcommands (``sub`` is the result of
     ``ArgumentParser.add_subparsers``)."""
-    contracts = sub.add_parser("contracts", help="promote a tool to a governed contract")
+    contracts = sub.add_parser(
+        "contracts", help="promote a tool to a governed contract, deprecate or retire one"
+    )
     actions = contracts.add_subparsers(dest="action", required=True)
     promote = actions.add_parser("promote", help="promote MODULE:FUNC or FILE.json and submit it")
     promote.add_argument("source", help="a LATER @tool as MODULE:FUNCTION, or an ADM JSON file")
@@ -305,6 +319,20 @@ def add_governance_commands(sub: Any) -> None:
     promote.add_argument("--expires-in-hours", type=float, default=0, help="0: the Host default")
     promote.add_argument("--dry-run", action="store_true", help="print the contract only")
     _common(promote, "*")
+    for verb, text in (
+        ("deprecate", "ask to deprecate an ACTIVE contract (it stops being callable)"),
+        ("retire", "ask to retire a DEPRECATED contract (terminal)"),
+    ):
+        step = actions.add_parser(verb, help=text)
+        step.add_argument("contract", help="the contract's name")
+        step.add_argument("--contract-version", required=True, help="the version the Host holds")
+        step.add_argument("--reason", default="", help="why, shown to approvers and callers")
+        step.add_argument("--approvers", default="", help="principal ids or role:<name>")
+        step.add_argument("--justification", default="", help="kept with the request")
+        step.add_argument("--min-approvals", type=int, default=0, help="m of n (0: all)")
+        step.add_argument("--expires-in-hours", type=float, default=0, help="0: the Host default")
+        step.add_argument("--dry-run", action="store_true", help="print the request only")
+        _common(step, "*")
     approvals = sub.add_parser("approvals", help="list, show, approve or reject approval requests")
     verbs = approvals.add_subparsers(dest="action", required=True)
     listing = verbs.add_parser("list", help="pending requests")

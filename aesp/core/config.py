@@ -669,7 +669,8 @@ def _section(cls: type, raw: Any, name: str, base: Path) -> Any:
     known = {
         f.name: f
         for f in fields(cls)
-        if cls is not HostConfig or (f.name not in _SECTIONS and f.name not in ("access", "adapters"))
+        if cls is not HostConfig
+        or (f.name not in _SECTIONS and f.name not in ("access", "adapters"))
     }
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():

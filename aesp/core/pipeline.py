@@ -852,11 +852,21 @@ class Pipeline:
             )
 
     def _contract(self, session: Session, name: str) -> ToolContract:
-        contract = self._manifest.current.active(name) or session.dynamic_contracts.get(name)
+        manifest = self._manifest.current
+        contract = manifest.active(name) or session.dynamic_contracts.get(name)
         if contract is None:
+            held = manifest.get(name)
+            state = (
+                f" (version {held.contract_version} is {held.approval_status.value}; only ACTIVE "
+                "contracts are callable)"
+                if held is not None
+                else ""
+            )
             raise ValidationError(
                 "UNSUPPORTED_TOOL",
-                f"'{name}' is not an active tool of this Host; list the available tools with ListTools.",
+                f"'{name}' is not an active tool of this Host{state}; list the available tools "
+                "with ListTools.",
+                details={"status": held.approval_status.value} if held is not None else None,
             )
         return contract
 

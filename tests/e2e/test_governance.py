@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,9 @@ OPERATOR = "spiffe://aesp.local/tenant/ops/client/operator"
 SECOND = "spiffe://aesp.local/tenant/ops/client/second"
 
 
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+@asynccontextmanager
+async def open_world(tmp_path: Path) -> AsyncIterator[World]:
+    """A Host serving ECHO, with two platform operators of tenant ``ops``."""
     pki = init_dev_pki(tmp_path / "pki", tenant="acme", runtimes=("acme",), clients=("user",))
     issue_into(pki.directory, "client", "operator", tenant="ops")
     issue_into(pki.directory, "client", "second", tenant="ops")
@@ -84,7 +86,13 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     finally:
         for channel in handle.channels:
             await channel.close()
-        await running.stop(grace=0.2)
+        await handle.running.stop(grace=0.2)
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async with open_world(tmp_path) as handle:
+        yield handle
 
 
 async def call(

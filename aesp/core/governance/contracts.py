@@ -16,6 +16,8 @@ Rules (docs/protocol-decisions.md):
 * A new version needs its own approval, and must be greater (SemVer) than the ACTIVE one, which
   keeps serving until the new one is enacted (items 171, 179; C-47).
 * Approved contracts survive a restart: :func:`restore_contracts` replays the approval store.
+* The same artifact type carries the lifecycle steps after ACTIVE (DEPRECATE, RETIRE):
+  :mod:`aesp.core.governance.lifecycle`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections.abc import Mapping
 from aesp.adm import AdmError, canonical_json, parse_json
 from aesp.core.contracts import ContractStatus, ToolContract, with_status
 from aesp.core.errors import AespError, StateError, ValidationError
+from aesp.core.governance import lifecycle
 from aesp.core.governance._semver import version_key
 from aesp.core.governance.model import Approval, Enacted, Prepared, is_call_approval
 from aesp.core.governance.routing import tally
@@ -39,6 +42,17 @@ log = logging.getLogger(__name__)
 RESTORE_PAGE = 500  # approval requests read per page when replaying at start-up
 
 
+def _parse(data: bytes) -> object:
+    try:
+        return parse_json(data)
+    except AdmError as exc:
+        raise ValidationError(
+            "MALFORMED_REQUEST",
+            f"artifact_data is not a JSON contract: {exc.reason}.",
+            details={"field": "artifact_data"},
+        ) from None
+
+
 def parse_contract(data: bytes) -> ToolContract:
     """The contract in ``data`` (UTF-8 JSON of one EnterpriseToolContract).
 
@@ -46,15 +60,7 @@ def parse_contract(data: bytes) -> ToolContract:
         ValidationError: ``MALFORMED_REQUEST`` (not JSON) or ``SCHEMA_VIOLATION`` (not a valid
             contract, with ``details.field``).
     """
-    try:
-        obj = parse_json(data)
-    except AdmError as exc:
-        raise ValidationError(
-            "MALFORMED_REQUEST",
-            f"artifact_data is not a JSON contract: {exc.reason}.",
-            details={"field": "artifact_data"},
-        ) from None
-    return ToolContract.from_json(obj, default_status=ContractStatus.DRAFT)
+    return ToolContract.from_json(_parse(data), default_status=ContractStatus.DRAFT)
 
 
 def _submitted(contract: ToolContract) -> ToolContract:
@@ -73,12 +79,14 @@ class ToolContractEnactor:
         self._manifest = manifest
 
     async def prepare(self, tenant_id: str, artifact_id: str, data: bytes) -> Prepared:
-        """Normalise a submitted contract (item 169: it is now PENDING_APPROVAL).
+        """Normalise a submitted contract (item 169: it is now PENDING_APPROVAL), or check a
+        lifecycle step (:func:`aesp.core.governance.lifecycle.prepare`).
 
         Raises:
             ValidationError: Not the platform scope, malformed, or an ``artifact_id`` other
                 than ``name@version``.
-            StateError: ``INVALID_STATE`` when the version is not greater than the ACTIVE one.
+            StateError: ``INVALID_STATE`` when the version is not greater than the one held,
+                or a lifecycle step does not fit the contract's state.
         """
         if tenant_id:
             raise ValidationError(
@@ -87,7 +95,10 @@ class ToolContractEnactor:
                 "in the platform scope (tenant_id '*', which needs aesp:platform:cross-tenant).",
                 details={"field": "tenant_id"},
             )
-        contract = _submitted(parse_contract(data))
+        obj = _parse(data)
+        if lifecycle.is_lifecycle(obj):
+            return lifecycle.prepare(self._manifest, artifact_id, obj)  # type: ignore[arg-type]
+        contract = _submitted(ToolContract.from_json(obj, default_status=ContractStatus.DRAFT))
         expected = f"{contract.name}@{contract.contract_version}"
         if artifact_id and artifact_id != expected:
             raise ValidationError(
@@ -111,6 +122,8 @@ class ToolContractEnactor:
         Raises:
             StateError: ``INVALID_STATE`` when an equal or newer version became ACTIVE since.
         """
+        if lifecycle.is_lifecycle(_parse(approval.request.artifact_data)):
+            return lifecycle.enact(self._manifest, approval)
         approved = with_status(
             parse_contract(approval.request.artifact_data),
             ContractStatus.ACTIVE,
@@ -158,32 +171,40 @@ def _same(current: ToolContract | None, approved: ToolContract) -> bool:
     )
 
 
+_HELD = (ContractStatus.ACTIVE, ContractStatus.DEPRECATED, ContractStatus.RETIRED)
+
+
 def _check_newer(current: ToolContract | None, contract: ToolContract) -> None:
-    """Refuse a version that does not follow the ACTIVE one (C-47: one ACTIVE version)."""
-    if current is None or not current.active:
+    """Refuse a version that does not follow the one held (C-47: one ACTIVE version; a
+    DEPRECATED or RETIRED version is never replaced by an older or equal one)."""
+    if current is None or current.approval_status not in _HELD:
         return
     if version_key(contract.contract_version) <= version_key(current.contract_version):
+        status = current.approval_status.value
         raise StateError(
             "INVALID_STATE",
-            f"Contract '{contract.name}' is ACTIVE at version {current.contract_version}; a new "
-            "version needs a greater SemVer version and its own approval.",
+            f"Contract '{contract.name}' is {status} at version {current.contract_version}; a "
+            "new version needs a greater SemVer version and its own approval.",
             details={"field": "contract_version", "active_version": current.contract_version},
         )
 
 
 async def restore_contracts(store: ApprovalStore, manifest: ManifestStore) -> list[ToolContract]:
-    """Make every approved contract ACTIVE again after a restart (one manifest swap).
+    """Make every approved contract ACTIVE again after a restart, then re-apply the approved
+    lifecycle steps in approval order (one manifest swap).
 
     For each contract name, the highest approved version replaces the manifest's contract of
     that name when it is greater (SemVer) than it: the static manifest file is the operator's
-    vetted starting point, approvals move it forward. Idempotent, so a Host may call it at
-    start-up and again whenever the approval store changed (another Host approved something).
-    A stored contract that no longer validates is skipped and logged: it stays inactive.
+    vetted starting point, approvals move it forward. Approved DEPRECATE and RETIRE steps then
+    apply to the version they name (:func:`aesp.core.governance.lifecycle.replay`). Idempotent,
+    so a Host may call it at start-up and again whenever the approval store changed (another
+    Host approved something). A stored artifact that no longer validates is skipped and logged.
 
     Returns:
-        The contracts installed (empty when the manifest was already current).
+        The contracts installed or changed (empty when the manifest was already current).
     """
     best: dict[str, ToolContract] = {}
+    steps: list[tuple[int, lifecycle.LifecycleStep]] = []
     cursor = ""
     while True:
         page = await store.list(
@@ -196,18 +217,23 @@ async def restore_contracts(store: ApprovalStore, manifest: ManifestStore) -> li
         for request in page.items:
             if is_call_approval(request):
                 continue  # approves one call, not a contract
-            try:
-                contract = parse_contract(request.artifact_data)
-            except AespError as exc:
-                log.error("approved contract %s cannot be restored: %s", request.artifact_id, exc)
-                continue
             decisions = await store.decisions(request.approval_request_id)
             approvals = [d for d in decisions if d.decision is Verdict.APPROVE]
+            approved_at = max((d.decided_at_ms for d in approvals), default=0)
+            try:
+                obj = _parse(request.artifact_data)
+                if lifecycle.is_lifecycle(obj):
+                    steps.append((approved_at, lifecycle.parse_step(obj)))  # type: ignore[arg-type]
+                    continue
+                contract = ToolContract.from_json(obj, default_status=ContractStatus.DRAFT)
+            except AespError as exc:
+                log.error("approved artifact %s cannot be restored: %s", request.artifact_id, exc)
+                continue
             restored = with_status(
                 contract,
                 ContractStatus.ACTIVE,
                 approved_by=",".join(tally(request, decisions).approvers),
-                approved_at=max((d.decided_at_ms for d in approvals), default=0),
+                approved_at=approved_at,
             )
             held = best.get(restored.name)
             if held is None or version_key(restored.contract_version) > version_key(
@@ -217,22 +243,27 @@ async def restore_contracts(store: ApprovalStore, manifest: ManifestStore) -> li
         cursor = page.next_cursor
         if not cursor:
             break
-    return _install(manifest, best)
+    return _install(manifest, best, steps)
 
 
-def _install(manifest: ManifestStore, best: Mapping[str, ToolContract]) -> list[ToolContract]:
+def _install(
+    manifest: ManifestStore,
+    best: Mapping[str, ToolContract],
+    steps: list[tuple[int, lifecycle.LifecycleStep]],
+) -> list[ToolContract]:
     current = manifest.current
-    changes = [
-        c
+    changes = {
+        name: c
         for name, c in best.items()
         if (held := current.get(name)) is None
         or (not _same(held, c) and version_key(c.contract_version) > _key_of(held))
-    ]
+    }
+    contracts = dict(current.contracts)
+    contracts.update(changes)
+    changes.update(lifecycle.replay(contracts, steps))
     if changes:
-        contracts = dict(current.contracts)
-        contracts.update((c.name, c) for c in changes)
         manifest.swap(contracts)
-    return changes
+    return list(changes.values())
 
 
 def _key_of(contract: ToolContract) -> tuple[int, int, int, int, str]:
