@@ -46,6 +46,7 @@ from aesp.core.principal import Principal
 from aesp.core.registration import RegistrationOutcome, refuse_all, register
 from aesp.core.runtimes import RuntimeConnection, RuntimeRegistry
 from aesp.core.sessions import Session, SessionManager
+from aesp.core.shared_sessions import SharedSessions
 
 HOST_FEATURES = frozenset({"streaming", "heartbeat", "cancellation", "local-dispatch"})
 PROTOCOL_VERSION = "1.0"
@@ -78,6 +79,8 @@ class Host:
             access=access,
         )
         self.sessions = SessionManager(config.limits, on_expire=self._session_expired)
+        # Sessions other replicas created are adopted from the State port (DESIGN §10).
+        self.shared_sessions = SharedSessions(self.sessions, ports.state, self._background)
         self.runtimes = RuntimeRegistry(config.breaker, on_violation=self._runtime_violation)
         self.authorizations = AuthorizationStore()
         self.cost = ports.cost
@@ -98,6 +101,7 @@ class Host:
             authorizations=self.authorizations,
             control=self.control,
             metering=self.metering,
+            shared=self.shared_sessions,
         )
         self.manifest.subscribe(self._manifest_changed)
         # QueryEvents reads the index the shipper feeds from the file log; a log that answers
@@ -449,6 +453,7 @@ class Host:
                 conn.outbox.put_nowait(ContractsChanged(names, manifest.version))
 
     def _session_expired(self, session: Session) -> None:
+        self.shared_sessions.dropped(session)
         self.authorizations.revoke_session(session.session_id)
         self.metering.release_session(session.session_id)
         self.runtimes.drop_session(session)

@@ -49,6 +49,7 @@ from aesp.core.results import check_result
 from aesp.core.runtimes import Invocation, RuntimeConnection, RuntimeRegistry
 from aesp.core.security import SecurityContext
 from aesp.core.sessions import CachedCall, Session, SessionManager
+from aesp.core.shared_sessions import SharedSessions
 
 EXECUTION_GRACE_MS = 5_000  # clock skew tolerated between the caller and the Host
 
@@ -67,8 +68,10 @@ class Pipeline:
         authorizations: AuthorizationStore,
         control: ControlPlane,
         metering: Metering,
+        shared: SharedSessions | None = None,
     ) -> None:
         self._cfg = config
+        self._shared = shared  # sessions other Host replicas created (aesp.core.shared_sessions)
         self._control = control
         self._metering = metering
         self._limits = config.limits
@@ -118,6 +121,8 @@ class Pipeline:
         except AespError:
             self._sessions.destroy(session, force=True)  # an unaudited session must not exist
             raise
+        if self._shared is not None:
+            await self._shared.publish(session)
         return session
 
     async def destroy_session(
@@ -125,11 +130,13 @@ class Pipeline:
     ) -> None:
         """Destroy a session; with ``force`` cancel its invocations and authorisations (C-46)."""
         try:
-            session = self._sessions.resolve(session_id, principal)
+            session = await self._resolve(session_id, principal)
             self._sessions.destroy(session, force=force)
         except AespError as exc:
             await self._refused("SESSION_DESTROY", principal, exc, correlation_id)
             raise
+        if self._shared is not None:
+            await self._shared.forget(session)
         revoked = self._auths.revoke_session(session.session_id)
         self._metering.release_session(session.session_id)  # unused authorisations
         self._runtimes.drop_session(session)
@@ -152,7 +159,7 @@ class Pipeline:
         arguments. There is no second rule set for listing.
         """
         ctx = await self._control.context(principal, correlation_id)
-        session = self._sessions.resolve(session_id, principal)
+        session = await self._resolve(session_id, principal)
         manifest = self._manifest.current
         tools = [manifest.contracts[n] for n in manifest.active_names()]
         tools += sorted(session.dynamic_contracts.values(), key=lambda c: c.name)
@@ -169,7 +176,7 @@ class Pipeline:
             # (2) the security context: tenant active, principal enabled, roles from RBAC.
             ctx = await self._control.context(principal, req.correlation_id)
             # (3) session: unknown -> INVALID_SESSION, expired, other tenant or principal.
-            session = self._sessions.resolve(req.session_id, principal)
+            session = await self._resolve(req.session_id, principal)
             # FunctionCall well-formed (ADM §4.4) and arguments parseable.
             args, args_digest = self._parse_call(req)
             # C-44: the same call_id within the window returns the first outcome.
@@ -375,7 +382,7 @@ class Pipeline:
         args_digest = ""
         try:
             ctx = await self._control.context(principal, req.correlation_id)
-            session = self._sessions.resolve(req.session_id, principal)
+            session = await self._resolve(req.session_id, principal)
             args, args_digest = self._parse_call(req)
             contract = self._contract(session, req.name)
             if not contract.supports_streaming:
@@ -553,7 +560,7 @@ class Pipeline:
         args_digest = ""
         try:
             ctx = await self._control.context(principal, req.correlation_id)
-            session = self._sessions.resolve(req.session_id, principal)
+            session = await self._resolve(req.session_id, principal)
             args, args_digest = self._parse_call(req)
             contract = self._contract(session, req.name)
             # item 114: args validated at authorisation, with RBAC and policy as for a call.
@@ -642,7 +649,7 @@ class Pipeline:
         """
         session = None
         try:
-            session = self._sessions.resolve(session_id, principal)
+            session = await self._resolve(session_id, principal)
         except AespError as exc:
             await self._refused("SECURITY_VIOLATION", principal, exc, correlation_id, None, "")
             raise
@@ -690,6 +697,12 @@ class Pipeline:
             self._metering.settle_local(invocation_id, replace(used, status=result.status))
 
     # ------------------------------------------------------------------ steps
+
+    async def _resolve(self, session_id: str, principal: Principal) -> Session:
+        """The caller's live session (SPEC §3.19 step 3), adopted if another Host created it."""
+        if self._shared is not None:
+            return await self._shared.resolve(session_id, principal)
+        return self._sessions.resolve(session_id, principal)
 
     def _parse_call(self, req: CallRequest) -> tuple[Any, str]:
         try:

@@ -143,6 +143,49 @@ class SessionManager:
             )
         return session
 
+    def adopt(
+        self,
+        session_id: str,
+        *,
+        tenant_id: str,
+        principal_id: str,
+        created_at_ms: int,
+        expires_at_ms: int,
+        metadata: Mapping[str, str],
+    ) -> Session:
+        """Hold a session another Host created (its shared record, :mod:`aesp.core.shared_sessions`).
+
+        The id, tenant, principal and expiry are the record's: nothing is re-decided here.
+
+        Raises:
+            AespError: ``RESOURCE_EXHAUSTED`` when the Host holds its maximum of sessions.
+        """
+        held = self._sessions.get(session_id)
+        if held is not None:
+            return held
+        if len(self._sessions) >= self._limits.max_sessions:
+            self.sweep()
+            if len(self._sessions) >= self._limits.max_sessions:
+                raise AespError(
+                    "RESOURCE_EXHAUSTED",
+                    "The Host holds its maximum number of sessions; destroy unused sessions.",
+                    retry_after_ms=1000,
+                )
+        session = Session(
+            session_id=session_id,
+            tenant_id=tenant_id,
+            principal_id=principal_id,
+            created_at_ms=created_at_ms,
+            expires_at_ms=expires_at_ms,
+            metadata=dict(metadata),
+        )
+        self._sessions[session_id] = session
+        return session
+
+    def held(self, session_id: str) -> Session | None:
+        """The session with this id this Host holds, expired or not (no side effects)."""
+        return self._sessions.get(session_id)
+
     def lookup(self, session_id: str) -> Session | None:
         """The live session with this id, for Runtime-side checks (FulfillTools)."""
         session = self._sessions.get(session_id)

@@ -33,7 +33,7 @@ from aesp.core.config import GatewayConfig, HostConfig, IdentityConfig, OidcConf
 from aesp.core.control import AccessConfig
 from aesp.core.ids import now_ms
 from aesp.core.ports.identity import PrincipalRecord, PrincipalType, ServiceAccount
-from aesp.core.ports.state import BucketSpec, StateStore
+from aesp.core.ports.state import BucketSpec, SessionRecord, StateStore
 from aesp.core.rbac import RoleDefinition
 from aesp.identity.apikeys import ApiKeyRecord, generate_api_key
 from aesp.server.app import RunningHost, start_host
@@ -82,6 +82,18 @@ class ClockedState:
     async def take(self, key: str, spec: BucketSpec, *, now_ms: int, cost: int = 1) -> int:
         """Take from the real store at the test's time."""
         return await self.inner.take(key, spec, now_ms=self.clock(), cost=cost)
+
+    async def put_session(self, record: SessionRecord) -> None:
+        """Store a session record in the real store."""
+        await self.inner.put_session(record)
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        """Read a session record from the real store."""
+        return await self.inner.get_session(session_id)
+
+    async def delete_session(self, session_id: str) -> bool:
+        """Delete a session record from the real store."""
+        return await self.inner.delete_session(session_id)
 
     async def close(self) -> None:
         """Close the real store."""

@@ -1,4 +1,5 @@
-"""The local profile's State port: token buckets in this process's memory (DESIGN §5, §10).
+"""The local profile's State port: token buckets and session records in this process's memory
+(DESIGN §5, §10).
 
 Why memory and not SQLite: the gateway asks the State port on every request, twice, so a file
 write per request would dominate the call path; and a single local Host has no replicas to
@@ -11,33 +12,46 @@ recreated full), so full buckets are dropped by a sweep that runs when the store
 bound after a sweep, the least recently used buckets are dropped as well: that may forgive a
 partly drained bucket, which is the price of a hard memory bound; keys are authenticated
 principals and tenants, so an attacker cannot mint them freely.
+
+Session records are bounded too: expired records are dropped by a sweep (at the bound, and at
+most once per ``sweep_interval_ms`` otherwise, on the store's own clock). Live sessions are never
+evicted to make room, since that would end someone's session unannounced; at the bound a new
+session is refused with ``RESOURCE_EXHAUSTED`` instead.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Final
 
-from aesp.core.ports.state import BucketSpec
+from aesp.core.errors import ExecutionError, StateError
+from aesp.core.ids import now_ms as wall_clock_ms
+from aesp.core.ports.state import BucketSpec, SessionRecord
 from aesp.core.ratelimit import Bucket, is_full, take
 
-__all__ = ["DEFAULT_MAX_KEYS", "MemoryStateStore"]
+__all__ = ["DEFAULT_MAX_KEYS", "DEFAULT_MAX_SESSIONS", "MemoryStateStore"]
 
 DEFAULT_MAX_KEYS: Final = 100_000  # ~200 bytes per bucket: about 20 MB at the bound
+DEFAULT_MAX_SESSIONS: Final = 100_000  # ~1 KB per record with metadata: about 100 MB at most
 DEFAULT_SWEEP_INTERVAL_MS: Final = 60_000  # idle full buckets are freed within about a minute
 _LRU_TARGET: Final = 0.9  # after an LRU eviction, keep 10% headroom so sweeps stay rare
 
 
 class MemoryStateStore:
-    """Token buckets in a dict, atomic per take (a lock also covers callers on other threads).
+    """Token buckets and session records in dicts, atomic per operation (a lock also covers
+    callers on other threads).
 
     Args:
         max_keys: Most buckets kept at once.
-        sweep_interval_ms: Least time between two sweeps of full buckets below the bound.
+        sweep_interval_ms: Least time between two sweeps of full buckets (or of expired
+            session records) below the bound.
+        max_sessions: Most session records kept at once.
+        clock_ms: Unix milliseconds, for sweeping expired session records (tests pass a fake).
 
     Raises:
-        ValueError: ``max_keys`` or ``sweep_interval_ms`` is not positive.
+        ValueError: ``max_keys``, ``sweep_interval_ms`` or ``max_sessions`` is not positive.
     """
 
     def __init__(
@@ -45,15 +59,21 @@ class MemoryStateStore:
         *,
         max_keys: int = DEFAULT_MAX_KEYS,
         sweep_interval_ms: int = DEFAULT_SWEEP_INTERVAL_MS,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
+        clock_ms: Callable[[], int] = wall_clock_ms,
     ) -> None:
-        if max_keys <= 0 or sweep_interval_ms <= 0:
-            raise ValueError("max_keys and sweep_interval_ms must be positive")
+        if max_keys <= 0 or sweep_interval_ms <= 0 or max_sessions <= 0:
+            raise ValueError("max_keys, max_sessions and sweep_interval_ms must be positive")
         self._max_keys = max_keys
         self._sweep_interval_ms = sweep_interval_ms
+        self._max_sessions = max_sessions
+        self._clock_ms = clock_ms
         # key -> (bucket, spec); least recently used first.
         self._buckets: OrderedDict[str, tuple[Bucket, BucketSpec]] = OrderedDict()
+        self._sessions: dict[str, SessionRecord] = {}
         self._lock = threading.Lock()
         self._last_sweep_ms: int | None = None
+        self._last_session_sweep_ms = clock_ms()
 
     async def take(self, key: str, spec: BucketSpec, *, now_ms: int, cost: int = 1) -> int:
         """Take ``cost`` tokens from bucket ``key`` (created full on first use).
@@ -77,15 +97,65 @@ class MemoryStateStore:
                 self._sweep(now_ms)
             return result.retry_after_ms
 
+    async def put_session(self, record: SessionRecord) -> None:
+        """Store a new session record; an equal record again is a no-op.
+
+        Raises:
+            StateError: ``INVALID_STATE`` when a different record holds the session id.
+            ExecutionError: ``RESOURCE_EXHAUSTED`` when ``max_sessions`` live records are held.
+        """
+        with self._lock:
+            old = self._sessions.get(record.session_id)
+            if old is not None:
+                if old != record:
+                    raise _rebound(record.session_id)
+                return
+            now = self._clock_ms()
+            full = len(self._sessions) >= self._max_sessions
+            if full or now - self._last_session_sweep_ms >= self._sweep_interval_ms:
+                self._sweep_sessions(now)
+            if len(self._sessions) >= self._max_sessions:
+                raise ExecutionError(
+                    "RESOURCE_EXHAUSTED",
+                    f"This Host holds {self._max_sessions} live sessions, its limit; "
+                    "retry once some have ended.",
+                    retry_after_ms=1000,
+                    remediation_steps=("Destroy sessions that are no longer used.",),
+                )
+            self._sessions[record.session_id] = record
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        """The record, or None when unknown or deleted (it may have expired)."""
+        with self._lock:
+            return self._sessions.get(session_id)
+
+    async def delete_session(self, session_id: str) -> bool:
+        """Forget the record; False when there was none."""
+        with self._lock:
+            return self._sessions.pop(session_id, None) is not None
+
     def __len__(self) -> int:
         """How many buckets are held (for tests and metrics)."""
         with self._lock:
             return len(self._buckets)
 
+    def session_count(self) -> int:
+        """How many session records are held (for tests and metrics)."""
+        with self._lock:
+            return len(self._sessions)
+
     async def close(self) -> None:
-        """Forget every bucket."""
+        """Forget every bucket and session record."""
         with self._lock:
             self._buckets.clear()
+            self._sessions.clear()
+
+    def _sweep_sessions(self, now_ms: int) -> None:
+        """Drop every session record that has expired at ``now_ms``."""
+        self._last_session_sweep_ms = now_ms
+        expired = [k for k, r in self._sessions.items() if r.expires_at_ms <= now_ms]
+        for key in expired:
+            del self._sessions[key]
 
     def _make_room(self, now_ms: int) -> None:
         """Before adding a key at the bound: drop full buckets, then the least recently used."""
@@ -104,3 +174,11 @@ class MemoryStateStore:
         full = [k for k, (bucket, spec) in self._buckets.items() if is_full(bucket, spec, now_ms)]
         for key in full:
             del self._buckets[key]
+
+
+def _rebound(session_id: str) -> StateError:
+    return StateError(
+        "INVALID_STATE",
+        f"Session '{session_id}' is already recorded with another tenant, principal or expiry; "
+        "a session is bound once, when it is created.",
+    )

@@ -1,4 +1,4 @@
-"""The local State port passes the kit, and its memory stays bounded."""
+"""The local State port passes the kit, and its memory stays bounded (buckets and sessions)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 import pytest
 from aesp_local.state import MemoryStateStore
 
+from aesp.core.errors import ExecutionError
 from aesp.core.ports.state import BucketSpec
-from aesp.testing.conformance.state import T0, AbstractStateStoreConformance
+from aesp.testing.conformance.state import T0, AbstractStateStoreConformance, session_record
 
 SPEC = BucketSpec(rate_per_s=10.0, burst=2)
 
@@ -63,3 +64,63 @@ async def test_an_unusable_bucket_is_a_programming_error(spec: BucketSpec, cost:
 def test_the_store_refuses_a_zero_bound() -> None:
     with pytest.raises(ValueError, match="positive"):
         MemoryStateStore(max_keys=0)
+    with pytest.raises(ValueError, match="positive"):
+        MemoryStateStore(max_sessions=0)
+
+
+class Clock:
+    """A settable clock for the session sweeps."""
+
+    def __init__(self) -> None:
+        self.now_ms = T0
+
+    def __call__(self) -> int:
+        return self.now_ms
+
+
+async def test_expired_sessions_make_room_at_the_bound_and_live_ones_are_never_evicted() -> None:
+    clock = Clock()
+    store = MemoryStateStore(max_sessions=3, clock_ms=clock)
+    await store.put_session(session_record("short", expires_at_ms=T0 + 1_000))
+    await store.put_session(session_record("long-1"))
+    await store.put_session(session_record("long-2"))
+    with pytest.raises(ExecutionError, match="live sessions") as caught:
+        await store.put_session(session_record("refused"))  # "short" is still live
+    assert caught.value.code == "RESOURCE_EXHAUSTED"
+    assert await store.get_session("short") is not None
+    clock.now_ms = T0 + 1_000  # "short" expires exactly now
+    await store.put_session(session_record("admitted"))
+    assert await store.get_session("short") is None
+    for kept in ("long-1", "long-2", "admitted"):
+        assert await store.get_session(kept) is not None
+    assert store.session_count() == 3
+
+
+async def test_expired_sessions_are_swept_below_the_bound_too() -> None:
+    clock = Clock()
+    store = MemoryStateStore(max_sessions=1000, sweep_interval_ms=1000, clock_ms=clock)
+    for i in range(10):
+        await store.put_session(session_record(f"s{i}", expires_at_ms=T0 + 500))
+    assert store.session_count() == 10
+    clock.now_ms = T0 + 999  # expired, but the sweep interval has not passed
+    await store.put_session(session_record("a"))
+    assert store.session_count() == 11
+    clock.now_ms = T0 + 1_000
+    await store.put_session(session_record("b"))
+    assert store.session_count() == 2
+
+
+async def test_an_expired_record_is_still_returned_until_swept() -> None:
+    clock = Clock()
+    store = MemoryStateStore(clock_ms=clock)
+    record = session_record(expires_at_ms=T0 + 10)
+    await store.put_session(record)
+    clock.now_ms = T0 + 20
+    assert await store.get_session(record.session_id) == record  # the caller checks expiry
+
+
+async def test_close_forgets_sessions() -> None:
+    store = MemoryStateStore()
+    await store.put_session(session_record())
+    await store.close()
+    assert await store.get_session("s-1") is None

@@ -12,7 +12,7 @@ from aesp.core.ports.governance import ApprovalStore
 from aesp.core.ports.identity import IdentityStore
 from aesp.core.ports.policy import PolicyStore
 from aesp.core.ports.rbac import RoleStore
-from aesp.core.ports.state import StateStore
+from aesp.core.ports.state import SessionRecord, StateStore
 from aesp.core.ports.tenancy import TenantRegistry
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "IdentityStore",
     "PolicyStore",
     "RoleStore",
+    "SessionRecord",
     "StateStore",
     "TenantRegistry",
 ]

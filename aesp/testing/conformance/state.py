@@ -1,8 +1,13 @@
-"""Conformance kit for the State port's token buckets (SPEC §3.19 step 1, items 107, 208).
+"""Conformance kit for the State port (SPEC §3.19 step 1, items 107, 208; DESIGN §10).
 
-Every realisation (in memory, DynamoDB, ...) must give the same answers for the same times: the
-gateway's ``RATE_LIMIT_EXCEEDED`` and its ``retry_after_ms`` come straight from ``take``. Time is
-always passed in (``now_ms``), so these tests never sleep.
+Token buckets: every realisation (in memory, DynamoDB, ...) must give the same answers for the
+same times: the gateway's ``RATE_LIMIT_EXCEEDED`` and its ``retry_after_ms`` come straight from
+``take``. Time is always passed in (``now_ms``), so these tests never sleep.
+
+Session records: what Host replicas share so that any of them honours a session another created;
+a record binds its tenant and principal for life (item 180), so it is created once and never
+rebound. Whether a *second store object* sees the first one's records is a property of shared
+realisations only, so that test lives with them (e.g. the DynamoDB adapter's tests).
 """
 
 from __future__ import annotations
@@ -12,10 +17,27 @@ from typing import Any
 
 import pytest
 
-from aesp.core.ports.state import BucketSpec, StateStore
+from aesp.core.errors import StateError
+from aesp.core.ports.state import BucketSpec, SessionRecord, StateStore
 
 T0 = 1_700_000_000_000  # an arbitrary "now", Unix ms
 TEN_PER_S = BucketSpec(rate_per_s=10.0, burst=3)  # one token per 100 ms
+
+
+def session_record(
+    session_id: str = "s-1", tenant_id: str = "acme", **changes: Any
+) -> SessionRecord:
+    """A live session record (an hour long from :data:`T0`); ``changes`` override fields."""
+    values: dict[str, Any] = {
+        "session_id": session_id,
+        "tenant_id": tenant_id,
+        "principal_id": f"alice@{tenant_id}",
+        "created_at_ms": T0,
+        "expires_at_ms": T0 + 3_600_000,
+        "metadata": {"client": "cli", "purpose": "conformance"},
+    }
+    values.update(changes)
+    return SessionRecord(**values)
 
 
 class AbstractStateStoreConformance:
@@ -80,3 +102,62 @@ class AbstractStateStoreConformance:
         assert await port.take("k", spec, now_ms=T0) == 0
         assert await port.take("k", spec, now_ms=T0) == 2_000
         assert await port.take("k", spec, now_ms=T0 + 1_999) == 1
+
+    # ------------------------------------------------------------------ session records
+
+    async def test_a_session_record_round_trips(self, port: StateStore) -> None:
+        record = session_record()
+        await port.put_session(record)
+        assert await port.get_session("s-1") == record
+
+    async def test_an_unknown_session_is_none(self, port: StateStore) -> None:
+        assert await port.get_session("never-created") is None
+        assert await port.delete_session("never-created") is False
+
+    async def test_a_deleted_session_is_gone_and_a_second_delete_says_so(
+        self, port: StateStore
+    ) -> None:
+        await port.put_session(session_record())
+        assert await port.delete_session("s-1") is True
+        assert await port.get_session("s-1") is None
+        assert await port.delete_session("s-1") is False
+
+    async def test_putting_the_same_record_again_is_harmless(self, port: StateStore) -> None:
+        record = session_record(metadata={})
+        await port.put_session(record)
+        await port.put_session(session_record(metadata={}))  # a retry after a lost reply
+        assert await port.get_session("s-1") == record
+
+    async def test_item_180_a_session_cannot_be_rebound_to_another_tenant(
+        self, port: StateStore
+    ) -> None:
+        # SPEC 4.16 #180: a session's tenant is fixed at creation.
+        original = session_record(tenant_id="acme")
+        await port.put_session(original)
+        with pytest.raises(StateError, match="session") as caught:
+            await port.put_session(session_record(tenant_id="globex"))
+        assert caught.value.code == "INVALID_STATE"
+        with pytest.raises(StateError, match="session"):
+            await port.put_session(session_record(expires_at_ms=T0 + 7_200_000))
+        assert await port.get_session("s-1") == original
+
+    async def test_session_records_of_two_tenants_never_mix(self, port: StateStore) -> None:
+        a = session_record("s-a", "acme")
+        b = session_record("s-b", "globex", metadata={"client": "sdk"})
+        await asyncio.gather(port.put_session(a), port.put_session(b))
+        assert await port.get_session("s-a") == a
+        assert await port.get_session("s-b") == b
+        assert await port.delete_session("s-a") is True
+        assert await port.get_session("s-b") == b
+
+    async def test_sessions_and_buckets_do_not_collide(self, port: StateStore) -> None:
+        await port.put_session(session_record("k"))
+        assert await port.take("k", TEN_PER_S, now_ms=T0, cost=3) == 0
+        assert await port.get_session("k") == session_record("k")
+        assert await port.delete_session("k") is True
+        assert await port.take("k", TEN_PER_S, now_ms=T0) == 100  # the bucket is still drained
+
+    async def test_a_record_needs_its_ids(self) -> None:
+        for field_name in ("session_id", "tenant_id", "principal_id"):
+            with pytest.raises(ValueError, match="session record"):
+                session_record(**{field_name: ""})
