@@ -1,7 +1,8 @@
 """``aesp audit``: verify an exported audit log offline, and export the Host's log.
 
-``aesp audit verify FILE --public-key PEM`` needs nothing but the file and the public key
-(DESIGN §2 principle 5). Exit status: 0 the log verifies, 1 it does not (the first bad entry is
+``aesp audit verify FILE --public-key KEY`` needs nothing but the file and the public key
+(DESIGN §2 principle 5); KEY is PEM or DER, Ed25519 (the Host's local key) or ECDSA P-256 (a
+cloud key service's checkpoint key, e.g. the DER of AWS KMS ``GetPublicKey``). Exit status: 0 the log verifies, 1 it does not (the first bad entry is
 printed), 2 the file or a key cannot be read. ``aesp audit export --data-dir DIR`` streams the
 Host's log (``DIR/audit.jsonl``) as verifiable JSON lines or as CSV.
 
@@ -43,7 +44,12 @@ def _add_actions(parser: argparse.ArgumentParser) -> None:
         type=Path,
         action="append",
         required=True,
-        help="PEM public key (audit_signing.pub); repeat for keys used before a rotation",
+        help=(
+            "public key that signed the checkpoints, PEM or DER SubjectPublicKeyInfo: the "
+            "Host's Ed25519 audit_signing.pub, or an ECDSA P-256 key service key (e.g. the "
+            "DER that AWS KMS GetPublicKey returns, saved to a file); repeat for keys used "
+            "before a rotation"
+        ),
     )
     verify.add_argument(
         "--checkpoint",

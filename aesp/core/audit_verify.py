@@ -16,7 +16,9 @@ what is wrong): (1) each line is complete and is exactly the canonical JSON of i
 (so no duplicate key or re-encoding can make two readers see different events); (2) leaf
 indices are contiguous per tenant; (3) ``prev_hash`` chains; (4) each leaf hash is recomputed;
 (5) each checkpoint sits where its tree has ``size`` leaves, its root is recomputed from the
-leaves, its time does not go backwards, and its signature verifies with a given key. Roots are
+leaves, its time does not go backwards, and its signature verifies with a given key (Ed25519,
+or ECDSA P-256 with SHA-256 for a key held by a cloud key service; the record names its
+``algorithm``, see :mod:`aesp.core.audit_keys`). Roots are
 recomputed from the same leaf stream, so two checkpoints of a tenant are consistent by
 construction. Leaves after a tenant's last checkpoint are reported as not yet covered; with
 ``require_covered`` they are an error. Trusted checkpoints the auditor already holds (from an
@@ -36,10 +38,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from aesp.adm import canonical_json
-from aesp.core.audit_keys import Checkpoint, CheckpointError, key_id, origin
+from aesp.core.audit_keys import Checkpoint, CheckpointError, PublicKey, key_id, origin
 from aesp.core.merkle import CompactTree
 
 __all__ = [
@@ -196,7 +196,7 @@ class Scanner:
 
     def __init__(
         self,
-        keys: dict[str, Ed25519PublicKey] | None,
+        keys: dict[str, PublicKey] | None,
         *,
         tree: Callable[[], Tree] = CompactTree,
         on_leaf: Callable[[str, int, int, bytes], None] | None = None,
@@ -375,7 +375,7 @@ class Scanner:
 
 def verify_file(
     path: Path,
-    public_keys: Sequence[Ed25519PublicKey],
+    public_keys: Sequence[PublicKey],
     *,
     trusted: Iterable[Checkpoint] = (),
     require_covered: bool = False,
@@ -384,7 +384,8 @@ def verify_file(
 
     Args:
         path: The exported log (or the Host's own file).
-        public_keys: Keys allowed to have signed checkpoints (more than one after a rotation).
+        public_keys: Keys allowed to have signed checkpoints (more than one after a rotation,
+            or the local Ed25519 key and a key service's ECDSA P-256 key side by side).
         trusted: Checkpoints the auditor already holds; the file must reach them unchanged.
         require_covered: Treat leaves after a tenant's last checkpoint as an error.
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,8 +39,14 @@ from aesp.core.policy import (
     compile_policy,
 )
 from aesp.core.policy.model import ConflictStrategy, Verdict
+from aesp.core.ports.audit import AuditArchive, AuditSink, CheckpointSigner
 from aesp.core.ports.cost import CostLedger
-from aesp.core.ports.identity import IdentityStore, PrincipalRecord, PrincipalType
+from aesp.core.ports.identity import (
+    DIRECTORY_GROUPS,
+    IdentityStore,
+    PrincipalRecord,
+    PrincipalType,
+)
 from aesp.core.ports.policy import PolicyStore
 from aesp.core.ports.rbac import RoleStore
 from aesp.core.ports.state import StateStore
@@ -67,6 +74,10 @@ class ControlPorts:
     state: StateStore
     cost: CostLedger  # budgets and usage; the Host's Metering holds it, not the control plane
     audit_index: AuditIndex | None = None  # QueryEvents' store, fed by the Host's AuditShipper
+    # Optional (a profile may realise none): copies of the log outside the Host (DESIGN §8).
+    audit_sinks: tuple[AuditSink, ...] = ()  # at least once, idempotent by event id
+    audit_archive: AuditArchive | None = None  # signed segments in immutable storage
+    checkpoint_signer: CheckpointSigner | None = None  # signs the archived checkpoints
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +318,7 @@ class ControlPlane:
                 f"Principal '{principal.principal_id}' is disabled in tenant "
                 f"'{principal.tenant_id}'; ask an administrator to enable it.",
             )
-        groups = _groups(principal)
+        groups = _groups(principal) + _directory_groups(record)
         key = (principal.principal_id, principal.tenant_id, groups)
         grants = self._grants.get(key)
         snapshot = self.rbac.current
@@ -555,6 +566,21 @@ class ControlPlane:
             permission=PLATFORM_PERMISSION,
             roles_hint=ctx.roles_hint,
         ).allowed
+
+
+def _directory_groups(record: PrincipalRecord) -> tuple[str, ...]:
+    """Groups the identity store's directory holds the principal in (``DIRECTORY_GROUPS``)."""
+    raw = record.metadata.get(DIRECTORY_GROUPS)
+    if not raw:
+        return ()
+    try:
+        groups = json.loads(raw)
+    except ValueError:
+        log.warning("principal %s has unreadable directory groups", record.principal_id)
+        return ()
+    if not isinstance(groups, list):
+        return ()
+    return tuple(sorted(g for g in groups if isinstance(g, str)))
 
 
 def _groups(principal: Principal) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aesp.core import ids, plugins
 from aesp.core.audit import AuditEvent, AuditIndex, AuditLog, AuditQuery, FileAuditLog
-from aesp.core.audit_shipper import AuditShipper
+from aesp.core.audit_shipper import AuditArchiver, AuditShipper
 from aesp.core.config import HostConfig
 from aesp.core.control import AccessConfig, ControlPlane, ControlPorts
 from aesp.core.errors import AespError, AuthorizationError, StateError, ValidationError
@@ -36,6 +36,7 @@ from aesp.core.messages import (
 )
 from aesp.core.metering import Metering
 from aesp.core.pipeline import Pipeline
+from aesp.core.ports.audit import AuditArchive, AuditSink, CheckpointSigner
 from aesp.core.ports.cost import CostLedger
 from aesp.core.ports.identity import IdentityStore
 from aesp.core.ports.policy import PolicyStore
@@ -109,12 +110,19 @@ class Host:
         self.audit_index = ports.audit_index
         self.audit_shipper: AuditShipper | None = None
         self.audit_query: AuditQuery | None = ports.audit_index
-        if (
-            isinstance(audit, FileAuditLog)
-            and audit.path.is_file()
-            and ports.audit_index is not None
-        ):
-            self.audit_shipper = AuditShipper(audit.path, ports.audit_index)
+        # Copies outside the Host (a cloud audit service, immutable storage), each resuming at
+        # its own persisted position; they read the durable file, never the call path.
+        self.audit_copies: list[AuditShipper | AuditArchiver] = []
+        self._audit_ports = [*ports.audit_sinks, ports.audit_archive, ports.checkpoint_signer]
+        if isinstance(audit, FileAuditLog) and audit.path.is_file():
+            if ports.audit_index is not None:
+                self.audit_shipper = AuditShipper(audit.path, ports.audit_index)
+            for i, sink in enumerate(ports.audit_sinks):
+                self.audit_copies.append(AuditShipper(audit.path, sink, name=f"sink{i}"))
+            if ports.audit_archive is not None and ports.checkpoint_signer is not None:
+                self.audit_copies.append(
+                    AuditArchiver(audit.path, ports.audit_archive, ports.checkpoint_signer)
+                )
         elif isinstance(audit, AuditQuery):
             self.audit_query = audit
         # Approval workflows and enactment (aesp.core.governance); built by build_host.
@@ -135,6 +143,8 @@ class Host:
         await self.control.start()
         if self.audit_shipper is not None:
             await self.audit_shipper.start()  # resumes at its persisted position
+        for copier in self.audit_copies:
+            await copier.start()
         if self.governance is not None:
             await self.governance.start()  # approved contracts are active again after a restart
         self._tasks.append(asyncio.create_task(self._watch_heartbeats()))
@@ -158,8 +168,13 @@ class Host:
         await self.audit.close()
         if self.audit_shipper is not None:
             await self.audit_shipper.stop(flush=True)  # after close: the last events are written
+        for copier in self.audit_copies:
+            await copier.stop(flush=True)
         if self.audit_index is not None:
             await self.audit_index.close()
+        for port in self._audit_ports:
+            if port is not None:
+                await port.close()
 
     # ------------------------------------------------------------------ Runtime operations
 
@@ -549,6 +564,12 @@ REQUIRED_PORTS: Mapping[str, type] = {
     "cost": CostLedger,
     "audit": AuditIndex,  # the query side; the durable buffer (FileAuditLog) is the core's
 }
+# Built when the audit port's profile realises them: the log's copies outside the Host.
+OPTIONAL_AUDIT_PORTS: Mapping[str, type] = {
+    "sink": AuditSink,
+    "archive": AuditArchive,
+    "signer": CheckpointSigner,
+}
 
 
 async def build_control_ports(config: HostConfig) -> ControlPorts:
@@ -561,6 +582,10 @@ async def build_control_ports(config: HostConfig) -> ControlPorts:
     choice = config.profile.choice(REQUIRED_PORTS)
     registry = plugins.load_registry(set(choice.values()))
     built = await plugins.build_ports(registry, REQUIRED_PORTS, choice, config)
+    extras = {}
+    for name, port in OPTIONAL_AUDIT_PORTS.items():  # realised by the audit port's profile
+        if registry.find(port, choice["audit"]) is not None:
+            extras[name] = await registry.build(port, choice["audit"], config)
     return ControlPorts(
         identity=built["identity"],
         roles=built["rbac"],
@@ -569,6 +594,9 @@ async def build_control_ports(config: HostConfig) -> ControlPorts:
         state=built["state"],
         cost=built["cost"],
         audit_index=built["audit"],
+        audit_sinks=(extras["sink"],) if "sink" in extras else (),
+        audit_archive=extras.get("archive"),
+        checkpoint_signer=extras.get("signer"),
     )
 
 

@@ -24,6 +24,11 @@ Semantics (SPEC §5 C-32, checklist 155-158):
   role only from platform roles.
 * Default deny (item 155): a tool call needs a grant covering ``tool:<name>:invoke`` even when the
   contract lists no roles or permissions.
+* Explicit deny: a role may also list ``denied`` permissions (same grammar). A denial held through
+  any role, directly or inherited, beats every grant, so the order is explicit deny > grant >
+  default deny. This is what stores whose source of truth has deny statements (cloud policy
+  documents) need; a denial applies when it *overlaps* the wanted permission (``aesp:gov:*``
+  wanted, ``aesp:gov:Approve`` denied: the caller does not hold all of ``aesp:gov:*``).
 """
 
 from __future__ import annotations
@@ -127,12 +132,16 @@ class RoleDefinition:
         permissions: Grants, ``<resource>:<name>:<action>`` with optional ``*`` segments.
         parents: Names of the roles this one inherits from.
         tenant_id: Owning tenant; ``""`` makes it a platform role visible in every tenant.
+        denied: Explicit denials, same grammar as ``permissions``; inherited like grants, and a
+            denial held through any role beats every grant. Stores that cannot hold denials
+            keep the default (none).
     """
 
     name: str
     permissions: tuple[str, ...] = ()
     parents: tuple[str, ...] = ()
     tenant_id: str = ""
+    denied: tuple[str, ...] = ()
 
 
 class Subject(Protocol):
@@ -222,6 +231,11 @@ def _covers(grant: _Pattern, wanted: _Pattern) -> bool:
     return all(g in (WILDCARD, w) for g, w in zip(grant, wanted, strict=True))
 
 
+def _overlaps(denial: _Pattern, wanted: _Pattern) -> bool:
+    # NOTE: a denial hits a wanted permission whenever some concrete permission falls under both.
+    return all(WILDCARD in (d, w) or d == w for d, w in zip(denial, wanted, strict=True))
+
+
 def permission_covers(grant: str, wanted: str) -> bool:
     """Whether ``grant`` covers ``wanted`` (both validated; malformed input covers nothing)."""
     try:
@@ -238,10 +252,18 @@ def classification_rank(level: str) -> int | None:
 class _Grants:
     """Everything one (tenant, set of held roles) is entitled to, precomputed."""
 
-    __slots__ = ("exact", "patterns", "permissions", "roles")
+    __slots__ = ("denials", "exact", "patterns", "permissions", "roles")
 
-    def __init__(self, roles: frozenset[str], grants: Sequence[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        roles: frozenset[str],
+        grants: Sequence[tuple[str, str]],
+        denials: Sequence[tuple[str, str]] = (),
+    ) -> None:
         self.roles = roles
+        self.denials = tuple(
+            (parse_permission(d), f"role {role}: deny {d}") for role, d in sorted(denials)
+        )
         exact: dict[str, str] = {}
         patterns: list[tuple[_Pattern, str]] = []
         for role, grant in sorted(grants):
@@ -320,7 +342,7 @@ class RbacSnapshot:
             key = (role.tenant_id, role.name)
             if key in table:
                 raise ValueError(f"role {_label(key)} is defined twice")
-            for grant in role.permissions:
+            for grant in (*role.permissions, *role.denied):
                 try:
                     parse_permission(grant)
                 except ValueError as exc:
@@ -432,7 +454,8 @@ class RbacSnapshot:
         keys = {k for name in held if (k := _resolve(self._roles, tenant_id, name)) is not None}
         closure = {a for k in keys for a in self._ancestors[k]}
         grants = [(key[1], g) for key in closure for g in self._roles[key].permissions]
-        return _Grants(frozenset(key[1] for key in closure), grants)
+        denials = [(key[1], d) for key in closure for d in self._roles[key].denied]
+        return _Grants(frozenset(key[1] for key in closure), grants, denials)
 
     def _decide(self, grants: _Grants, permission: str, tenant_id: str) -> Decision:
         if not grants.roles:
@@ -444,6 +467,16 @@ class RbacSnapshot:
                 "default-deny",
                 DenialReason.INSUFFICIENT_PERMISSIONS,
             )
+        if grants.denials:
+            denial = self._match_cached(grants, permission, True)
+            if denial is not None:
+                return _deny(
+                    "PERMISSION_DENIED",
+                    f"'{permission}' is explicitly denied to the caller ({denial}); a denial "
+                    "overrides every grant, so remove it from that role to allow this.",
+                    denial,
+                    DenialReason.INSUFFICIENT_PERMISSIONS,
+                )
         rule = grants.exact.get(permission)
         if rule is None and grants.patterns:
             rule = self._match_cached(grants, permission)
@@ -458,11 +491,13 @@ class RbacSnapshot:
         return Decision(True, "", f"'{permission}' granted", rule)
 
     @staticmethod
-    def _match(grants: _Grants, permission: str) -> str | None:
+    def _match(grants: _Grants, permission: str, denial: bool = False) -> str | None:
         try:
             wanted = parse_permission(permission)
         except ValueError:
             return None
+        if denial:
+            return next((rule for d, rule in grants.denials if _overlaps(d, wanted)), None)
         for pattern, rule in grants.patterns:
             if _covers(pattern, wanted):
                 return rule

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import urllib.request
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from moto.server import ThreadedMotoServer
+from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -28,12 +32,34 @@ def use_test_credentials() -> None:
     os.environ.pop("AWS_PROFILE", None)
 
 
+class _OneDynamoDbRequestAtATime:
+    """WSGI middleware: DynamoDB requests run one at a time.
+
+    moto's DynamoDB backend is not thread-safe: ``TransactWriteItems`` deep-copies a table while
+    other request threads change it ("dictionary changed size during iteration"), and a
+    cancelled transaction restores the copy over writes made meanwhile. Real DynamoDB is
+    linearizable per item, so serialising its requests makes the double faithful; the other
+    services (SQS long polls in particular) keep their threads.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            with self.lock:
+                return list(self.app(environ, start_response))
+        return self.app(environ, start_response)
+
+
 class MotoServer:
     """A moto server thread. ``port=0`` picks a free port, kept across stop/start."""
 
     def __init__(self, port: int = 0) -> None:
         self.port = port
-        self._server: ThreadedMotoServer | None = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -46,10 +72,14 @@ class MotoServer:
 
     def start(self) -> MotoServer:
         """Start serving (again); Step Functions executions run for real (the moto parser)."""
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        server.start()
-        self.port = server.get_host_and_port()[1]
+        app = _OneDynamoDbRequestAtATime(DomainDispatcherApplication(create_backend_app))
+        server = make_server(
+            "127.0.0.1", self.port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self.port = server.server_address[1]
         self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread.start()
         # The Step Functions parser calls other services at localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(self.port)
         self._post("/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
@@ -58,8 +88,12 @@ class MotoServer:
     def stop(self) -> None:
         """Stop answering (resources are kept for the next :meth:`start`)."""
         if self._server is not None:
-            self._server.stop()
+            self._server.shutdown()
+            self._server.server_close()
             self._server = None
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
 
     def reset(self) -> None:
         """Forget every resource."""

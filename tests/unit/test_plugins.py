@@ -134,8 +134,8 @@ async def test_the_host_builds_every_control_port_from_its_profile(tmp_path: Pat
     ("profile", "message"),
     [
         (
-            ProfileConfig(default="aws"),
-            r"Profile 'aws' is not installed; install aesp-aws \(installed profiles: local\)",
+            ProfileConfig(default="azure"),
+            r"Profile 'azure' is not installed; install aesp-azure \(installed profiles: aws, local\)",
         ),
         (
             ProfileConfig(default="local", state="memory"),
@@ -163,6 +163,10 @@ async def test_the_local_profile_realises_every_port(tmp_path: Path) -> None:
         port = getattr(ports_module, name)
         if name in ("AuditLog", "AuditQuery"):
             continue  # AuditLog is the core's durable buffer; AuditIndex realises AuditQuery
+        if name in ("AuditSink", "AuditArchive", "CheckpointSigner"):
+            continue  # optional copies of the log outside the Host: none on one machine
+        if name in ("SessionRecord", "AuditSegment"):
+            continue  # data crossing a port, not a port
         built = await registry.build(port, "local", config)
         try:
             assert isinstance(built, port), name

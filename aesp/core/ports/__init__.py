@@ -5,7 +5,15 @@ here names a cloud or an SDK. The conformance kit of each port is in
 :mod:`aesp.testing.conformance`, its in-memory fake in :mod:`aesp.testing.inmemory`.
 """
 
-from aesp.core.ports.audit import AuditIndex, AuditLog, AuditQuery
+from aesp.core.ports.audit import (
+    AuditArchive,
+    AuditIndex,
+    AuditLog,
+    AuditQuery,
+    AuditSegment,
+    AuditSink,
+    CheckpointSigner,
+)
 from aesp.core.ports.config import ConfigStore
 from aesp.core.ports.cost import CostLedger
 from aesp.core.ports.governance import ApprovalStore
@@ -17,9 +25,13 @@ from aesp.core.ports.tenancy import TenantRegistry
 
 __all__ = [
     "ApprovalStore",
+    "AuditArchive",
     "AuditIndex",
     "AuditLog",
     "AuditQuery",
+    "AuditSegment",
+    "AuditSink",
+    "CheckpointSigner",
     "ConfigStore",
     "CostLedger",
     "IdentityStore",

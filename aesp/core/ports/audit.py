@@ -8,6 +8,17 @@ Two roles, because they have different owners and different clocks (DESIGN §2 p
   :class:`AuditIndex` is a query store fed asynchronously from the buffer, at least once, so
   ``index`` is idempotent by ``event_id``.
 
+Three more roles take the log off the Host, all fed by the shipper
+(:mod:`aesp.core.audit_shipper`) from the durable file, never from the call path:
+
+* :class:`AuditSink`: a remote event store (a cloud audit trail), at least once, idempotent
+  by ``event_id``.
+* :class:`AuditArchive`: write-once storage of the log itself, one :class:`AuditSegment` per
+  checkpoint (a tenant's leaves since its previous checkpoint plus the checkpoint), so an
+  auditor can verify the archive offline.
+* :class:`CheckpointSigner`: the key that signs the archived checkpoints (a cloud key
+  service); the Host's local Ed25519 key is its embedded realisation.
+
 Neither role has an update or delete method (item 190); retention (item 193) is a separate,
 later process. Tenant scoping is the caller's duty: a tenant principal's query must carry its
 own ``tenant_id`` (item 184); ``tenant_id=None`` is for platform callers only.
@@ -27,6 +38,7 @@ from aesp.core.ports._paging import Page
 
 if TYPE_CHECKING:
     from aesp.core.audit import AuditEvent
+    from aesp.core.audit_keys import Checkpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,4 +170,111 @@ class AuditIndex(AuditQuery, Protocol):
         Returns:
             How many events were new; the rest were already indexed.
         """
+        ...
+
+
+@runtime_checkable
+class AuditSink(Protocol):
+    """A remote store the shipper copies every leaf event into, at least once.
+
+    Delivery is at least once (the shipper re-sends a batch after a crash or a failure), so
+    ``ship`` is idempotent by ``event_id``: an id the store already holds is not stored twice.
+    """
+
+    async def ship(self, events: Sequence[AuditEvent]) -> None:
+        """Store ``events`` (at most the shipper's batch size, in log order).
+
+        Raises:
+            Exception: Any event is not stored; the shipper keeps its position and retries
+                the whole batch with backoff, so a partial success must be safe to repeat.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSegment:
+    """One tenant's leaves since its previous checkpoint, and the checkpoint that covers them.
+
+    Attributes:
+        tenant: The tenant (``""`` = system events).
+        first: Index of the first leaf (the previous checkpoint's size, 0 for the first).
+        checkpoint: The signed tree head at ``checkpoint.size`` (signed by the archive's
+            :class:`CheckpointSigner`).
+        lines: The leaf lines ``first .. checkpoint.size - 1`` exactly as in the log, then the
+            checkpoint's line: a tenant's segments concatenated from ``first == 0`` are a log
+            file that ``aesp audit verify`` checks with the signer's public key.
+    """
+
+    tenant: str
+    first: int
+    checkpoint: Checkpoint
+    lines: bytes
+
+    @property
+    def size(self) -> int:
+        """The tree size the segment ends at."""
+        return self.checkpoint.size
+
+
+@runtime_checkable
+class AuditArchive(Protocol):
+    """Write-once storage of the audit log's segments (retention locked by the store).
+
+    Segments arrive in order per tenant, at least once: ``archive`` is idempotent by
+    (tenant, size).
+    """
+
+    async def archive(self, segment: AuditSegment) -> None:
+        """Store ``segment`` durably.
+
+        Raises:
+            Exception: The segment is not stored; the archiver retries it.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+@runtime_checkable
+class CheckpointSigner(Protocol):
+    """A key that signs checkpoint bodies (:func:`aesp.core.audit_keys.checkpoint_body`).
+
+    ``sign`` may reach a remote key service, so it is async and is only ever called off the
+    call path (by the archiver); the local log signs with the Ed25519 file key in its writer.
+
+    Attributes:
+        algorithm: ``ED25519`` or ``ECDSA_P256_SHA256`` (DER signature over SHA-256 of the body).
+        key_id: :func:`aesp.core.audit_keys.key_id` of the public key, which checkpoints name.
+    """
+
+    @property
+    def algorithm(self) -> str:
+        """The signature algorithm (see the class docstring)."""
+        ...
+
+    @property
+    def key_id(self) -> str:
+        """The id checkpoints name the key by."""
+        ...
+
+    def public_key_pem(self) -> bytes:
+        """The SubjectPublicKeyInfo PEM that verifies the signatures."""
+        ...
+
+    async def sign(self, message: bytes) -> bytes:
+        """The signature of ``message`` (a checkpoint body).
+
+        Raises:
+            Exception: The key cannot sign now; the caller retries later.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
         ...

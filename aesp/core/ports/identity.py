@@ -19,6 +19,11 @@ from aesp.core.ports._errors import DuplicateError as DuplicateError
 from aesp.core.ports._paging import Page
 from aesp.identity.apikeys import ApiKeyRecord
 
+# Metadata key under which an identity store reports the groups its directory (the enterprise's
+# source of truth, synced by the adapter) holds a principal in, as a JSON list of strings. The
+# Host maps them with ``[access] group_roles`` exactly like groups a credential asserted.
+DIRECTORY_GROUPS = "directory.groups"
+
 
 class PrincipalType(enum.StrEnum):
     """SPEC §3.6 ``PrincipalType``."""
