@@ -32,8 +32,10 @@ class AwsSettings:
         table_prefix: Prefix of the DynamoDB tables the adapter owns (``<prefix>-tenants``...).
         sync_interval_s: How often snapshots of cloud-held sources (IAM, Identity Center,
             AppConfig) are refreshed; a change there takes effect within this interval.
-        create_resources: Create missing DynamoDB tables at start-up (development and tests);
-            production deployments create them with ``deploy/aesp-aws.yaml`` and leave this off.
+        create_resources: Create missing resources at start-up (DynamoDB tables, the KMS
+            signing key, the audit bucket, the approval queue, state machine and its role, the
+            AppConfig resources): development and tests only. Production deployments create
+            them with ``deploy/aesp-aws.yaml`` and leave this off.
         options: The whole table, for the keys of individual ports.
     """
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,7 +20,7 @@ from aesp.core.control import PLATFORM_PERMISSION, AccessConfig, CallFacts, Cont
 from aesp.core.errors import AespError
 from aesp.core.manifest import ManifestStore, parse_manifest
 from aesp.core.policy import Effect, PolicyDefinition
-from aesp.core.ports.identity import PrincipalRecord
+from aesp.core.ports.identity import DIRECTORY_GROUPS, PrincipalRecord
 from aesp.core.ports.tenancy import Tenant, TenantStatus
 from aesp.core.principal import Principal
 from aesp.core.rbac import RoleDefinition
@@ -348,3 +349,23 @@ async def test_naming_another_tenant_needs_the_platform_permission(plane: Contro
     await plane.roles_changed()
     ctx = await plane.context(alice())
     assert plane.require(ctx, "aesp:identity:ListPrincipals", tenant_id="globex") == "globex"
+
+
+async def test_directory_groups_of_the_identity_store_map_to_roles(plane: ControlPlane) -> None:
+    """A directory synced by the identity store (IAM Identity Center on the aws profile) puts
+    the principal in groups; ``[access] group_roles`` maps them like credential groups."""
+    principal = alice()
+    await plane.identity.put_principal(
+        PrincipalRecord(
+            principal.principal_id,
+            "acme",
+            metadata={DIRECTORY_GROUPS: json.dumps(["staff", 42, "unknown"])},
+        )
+    )
+    await plane.identity_changed()
+    ctx = await plane.context(principal)
+    assert ctx.roles == ("reader",)  # from "staff"; the non-string and unmapped groups add none
+    assert plane.authorize(ctx, contract(plane, "lookup")).allowed
+    await plane.identity.put_principal(PrincipalRecord(principal.principal_id, "acme"))
+    await plane.identity_changed()
+    assert not plane.authorize(await plane.context(principal), contract(plane, "lookup")).allowed
