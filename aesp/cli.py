@@ -64,17 +64,22 @@ def _serve(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         config = load_config(args.config)
+        if (args.log_format or config.observability.log_format) == "json":
+            from aesp.observability.logs import use_json_logs
+
+            use_json_logs()
         running = await start_host(config)
+        # Handlers first, then the ready line: whoever waits for that line may stop us at once.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         print(
             f"aesp host ready: clients on {config.client_listen.rsplit(':', 1)[0]}:{running.client_port}, "
             f"runtimes on {config.runtime_listen.rsplit(':', 1)[0]}:{running.runtime_port} "
             f"({config.mode}, {len(running.host.manifest.current.active_names())} active contracts)",
             flush=True,
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         print("aesp host stopping: letting in-flight calls finish", flush=True)
         await running.stop()
@@ -106,7 +111,15 @@ def load_tool_module(spec: str) -> object:
         sys.modules[name] = module
         module_spec.loader.exec_module(module)
         return module
-    return importlib.import_module(spec)
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # a dotted name of the current folder, as `python -m` does
+    try:
+        return importlib.import_module(spec)
+    except ModuleNotFoundError as exc:
+        raise SystemExit(
+            f"aesp: cannot import {spec!r} ({exc}); give a dotted module name importable from "
+            "this folder, or a path to a .py file."
+        ) from None
 
 
 def _runtime(args: argparse.Namespace) -> int:
@@ -420,6 +433,12 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run a Host from a TOML configuration")
     serve.add_argument("--config", type=Path, default=Path("aesp.toml"))
+    serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=None,
+        help="log lines as text or one JSON object each (default: [observability] log_format)",
+    )
     serve.set_defaults(func=_serve)
 
     runtime = sub.add_parser("runtime", help="serve the @tool functions of MODULE as a Runtime")

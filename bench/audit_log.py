@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import machine_lines, percentile, render_table  # noqa: E402
+from _figures import write_figures  # noqa: E402
 
 from aesp.core.audit import AuditEvent, FileAuditLog  # noqa: E402
 from aesp.core.audit_keys import load_public_key  # noqa: E402
@@ -144,12 +145,27 @@ async def reopen(path: Path) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--callers", type=int, nargs="+", default=[16, 64, 256, 1024])
-    parser.add_argument("--seconds", type=float, default=5.0, help="per append row")
-    parser.add_argument("--entries", type=int, default=1_000_000, help="log size to verify")
+    parser.add_argument(
+        "--callers",
+        type=int,
+        nargs="+",
+        help="per append row (default 16 64 256 1024; quick 64 256)",
+    )
+    parser.add_argument("--seconds", type=float, help="per append row (default 5; quick 1)")
+    parser.add_argument(
+        "--entries", type=int, help="log size to verify (default 1,000,000; quick 100,000)"
+    )
     parser.add_argument("--dir", type=Path, help="work here (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the logs")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     opts = parser.parse_args(argv)
+    if opts.callers is None:
+        opts.callers = [64, 256] if opts.quick else [16, 64, 256, 1024]
+    if opts.seconds is None:
+        opts.seconds = 1.0 if opts.quick else 5.0
+    if opts.entries is None:
+        opts.entries = 100_000 if opts.quick else 1_000_000
     root = Path(tempfile.mkdtemp(prefix="aesp-audit-bench-", dir=opts.dir))
     print("audit log: durable appends and offline verification (DESIGN §12)")
     for line in machine_lines():
@@ -196,6 +212,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"peak RSS of this process {rss_mib:,.0f} MiB"
         )
         print(f"target: verify 1,000,000 entries in ≤ {TARGET_VERIFY_S:.0f} s")
+        if opts.json:
+            figures: dict[str, object] = {
+                "appends": [
+                    dict(
+                        zip(
+                            ("callers", "per_s", "p50_us", "p99_us", "events_per_fsync"),
+                            (c, *(float(cell.replace(",", "")) for cell in row[1:5])),
+                            strict=True,
+                        )
+                    )
+                    for c, row in zip(opts.callers, rows, strict=True)
+                ],
+                "entries": opts.entries,
+                "write_s": wrote,
+                "verify_s": verify_s,
+                "verified_leaves": report.leaves,
+                "verify_valid": report.valid,
+                "restart_s": reopen_s,
+                "log_mib": size_mib,
+            }
+            write_figures(opts.json, "audit_log", figures, quick=opts.quick)
     finally:
         if opts.keep:
             print(f"kept {root}")

@@ -27,6 +27,7 @@ sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(BENCH_DIR.parent))
 
 from _common import Child, ChildFailed, Noise, machine_lines, render_table, rss_mib  # noqa: E402
+from _figures import write_figures  # noqa: E402
 from call_latency import (  # noqa: E402
     BENCH_ACCESS,
     ECHO_CONTRACT,
@@ -35,6 +36,7 @@ from call_latency import (  # noqa: E402
     Variant,
     _ratio,
     measure,
+    variant_figures,
 )
 
 from aesp.certs import init_dev_pki  # noqa: E402
@@ -148,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, help="warm-up calls per Host (default 500)")
     parser.add_argument("--rounds", type=int, default=1, help="repeat; the table shows medians")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     args.profile = False
     settings = Settings.from_args(args)
@@ -182,6 +185,17 @@ def main(argv: list[str] | None = None) -> int:
         errors = sum(v.errors for v in variants)
         if errors:
             print(f"WARNING: {errors} calls failed; see the logs (run with --keep)")
+        if args.json:
+            write_figures(
+                args.json,
+                "aws_profile",
+                {v.name: variant_figures(v) for v in variants},
+                quick=args.quick,
+                rounds=settings.rounds,
+                failed_calls=errors,
+                others_cpus=others,
+                stolen_cpus=stolen,
+            )
     except ChildFailed as exc:
         print(f"benchmark could not run: {exc}", file=sys.stderr)
         return 1

@@ -53,6 +53,7 @@ from _common import (
     render_table,
     rss_mib,
 )
+from _figures import write_figures
 from bench_tools import ECHO_CONTRACT
 
 from aesp.certs import init_dev_pki
@@ -429,6 +430,20 @@ def report(governed: Variant, passthrough: Variant) -> str:
     return render_table(header, rows)
 
 
+def variant_figures(v: Variant) -> dict[str, float]:
+    """One topology's figures for ``--json`` (medians over the rounds)."""
+    figures = {
+        f"{key}_{which}": v.figure(key, attribute)
+        for key in ("c1", "c16")
+        for which, attribute in (("p50_us", "p50_us"), ("p99_us", "p99_us"))
+    }
+    figures["c64_calls_per_s"] = v.figure("c64", "rate")
+    for who in ("middle", "runtime", "client"):
+        figures[f"c64_{who}_cpu_us_per_call"] = v.cpu("c64", who)
+    figures["middle_rss_mib"] = v.middle_rss_mib
+    return figures
+
+
 # --------------------------------------------------------------------------- set-up
 
 
@@ -559,6 +574,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary folder (logs, audit log, profiles)"
     )
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     settings = Settings.from_args(args)
 
@@ -603,6 +619,17 @@ def main(argv: list[str] | None = None) -> int:
             print("WARNING: the machine was not quiet; figures (ratios included) are unreliable")
         if errors:
             print(f"WARNING: {errors} calls failed; see the logs (run with --keep)")
+        if args.json:
+            write_figures(
+                args.json,
+                "call_latency",
+                {v.name: variant_figures(v) for v in variants},
+                quick=args.quick,
+                rounds=settings.rounds,
+                failed_calls=errors,
+                others_cpus=others,
+                stolen_cpus=stolen,
+            )
         if args.profile:
             asyncio.run(profile(variants, settings, client_pems, root))
     except ChildFailed as exc:

@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import machine_lines, percentile, render_table  # noqa: E402
+from _figures import write_figures  # noqa: E402
 
 from aesp.core.contracts import ToolContract  # noqa: E402
 from aesp.core.policy import (  # noqa: E402
@@ -268,10 +269,16 @@ def measure(step: Callable[[int], object], n: int) -> list[float]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--decisions", type=int, default=20_000)
-    parser.add_argument("--warmup", type=int, default=3_000)
+    parser.add_argument("--decisions", type=int, help="per row (default 20,000; quick 2,000)")
+    parser.add_argument("--warmup", type=int, help="decisions first (default 3,000; quick 500)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     opts = parser.parse_args(argv)
+    if opts.decisions is None:
+        opts.decisions = 2_000 if opts.quick else 20_000
+    if opts.warmup is None:
+        opts.warmup = 500 if opts.quick else 3_000
     rng = random.Random(opts.seed)
 
     t0 = time.perf_counter()
@@ -398,6 +405,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if without_regex:
         p99_plain = percentile(without_regex, 99)
         print(f"without matches() policies: p99 {p99_plain:.1f} µs")
+    if opts.json:
+        figures = {"policies": len(policy_set.policies), "evaluated_per_call": evaluated}
+        for key, values in (
+            ("rbac", only_rbac),
+            ("cel", only_cel),
+            ("decision", total),
+            ("decision_without_matches", without_regex),
+            ("decision_with_matches", with_regex),
+            ("reference_loop", noise),
+        ):
+            for q in (50, 99):
+                figures[f"{key}_p{q}_us"] = percentile(values, q) if values else None
+        write_figures(
+            opts.json, "policy_decision", figures, quick=opts.quick, decisions=opts.decisions
+        )
     return 0
 
 

@@ -25,7 +25,13 @@ COMPLIANCE = ("AESP", "GRID")
 
 @dataclass(frozen=True)
 class TlsConfig:
-    """Certificates of the Host (PEM files)."""
+    """Certificates of the Host (PEM files).
+
+    Attributes:
+        ca: The CA that signs every certificate the Host trusts (clients, Runtimes).
+        cert: The Host's own certificate (chain), presented on every listener.
+        key: The private key of ``cert``; keep it readable by the Host's user only.
+    """
 
     ca: Path = Path("pki/ca.pem")
     cert: Path = Path("pki/host.pem")
@@ -34,7 +40,25 @@ class TlsConfig:
 
 @dataclass(frozen=True)
 class LimitsConfig:
-    """Timeouts, TTLs and sizes; defaults from SPEC §2.10, §2.12, C-44, C-45."""
+    """Timeouts, TTLs and sizes; defaults from SPEC §2.10, §2.12, C-44, C-45.
+
+    Attributes:
+        default_timeout_ms: Timeout of a call that names none.
+        max_timeout_ms: Longest timeout a caller may ask for; longer requests are capped.
+        default_session_ttl_seconds: Life of a session created without a TTL.
+        max_session_ttl_seconds: Longest session TTL; longer requests are capped.
+        max_message_bytes: Largest gRPC message either listener accepts.
+        heartbeat_interval_ms: How often Runtimes must send a heartbeat.
+        missed_heartbeats: Heartbeats missed in a row before a Runtime is detached.
+        authorization_ttl_ms: Life of an ``AuthorizeToolCall`` grant for governed local
+            execution.
+        correlation_timeout_ms: How long a correlation id's bookkeeping is kept.
+        idempotency_window_ms: How long a ``call_id`` is remembered, so a retried call returns
+            the first outcome instead of running twice (C-44).
+        max_dynamic_tools_per_session: Tools one session may register in DEVELOPMENT mode.
+        max_sessions: Live sessions the Host holds at most; more are refused with
+            ``RESOURCE_EXHAUSTED``.
+    """
 
     default_timeout_ms: int = 30_000
     max_timeout_ms: int = 300_000
@@ -52,7 +76,14 @@ class LimitsConfig:
 
 @dataclass(frozen=True)
 class BreakerConfig:
-    """Per-Runtime circuit breaker (SPEC §2.10 Host defaults)."""
+    """Per-Runtime circuit breaker (SPEC §2.10 Host defaults).
+
+    Attributes:
+        failure_threshold: Failures within ``failure_window_ms`` that open the breaker.
+        failure_window_ms: The window failures are counted in.
+        recovery_timeout_ms: How long an open breaker refuses before it lets a trial through.
+        success_threshold: Successful trials in a row that close it again.
+    """
 
     failure_threshold: int = 10
     failure_window_ms: int = 300_000
@@ -505,6 +536,55 @@ class GovernanceConfig:
             )
 
 
+TRACE_EXPORTERS = ("off", "console", "otlp")
+LOG_FORMATS = ("text", "json")
+
+
+@dataclass(frozen=True)
+class ObservabilityConfig:
+    """``[observability]``: metrics, traces and log format (:mod:`aesp.observability`).
+
+    Attributes:
+        metrics_listen: ``host:port`` of the plain-HTTP endpoint serving Prometheus metrics
+            (``/metrics``) and unauthenticated probes (``/healthz``, ``/readyz``); empty (the
+            default) serves nothing, so a Host opens no unencrypted port unless asked to.
+        traces: ``"off"`` (the default: no span is ever built), ``"console"`` (spans as JSON
+            on standard output) or ``"otlp"`` (OTLP over HTTP to ``otlp_endpoint``).
+        otlp_endpoint: The collector's traces URL; empty means the exporter's own default
+            (``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or ``http://localhost:4318/v1/traces``).
+        service_name: ``service.name`` of the Host's spans.
+        log_format: ``"text"`` or ``"json"`` (one JSON object per line) for ``aesp serve``.
+        budget_refresh_s: How often budget use is read from the Cost port for the metrics.
+        max_budget_series: At most this many budgets are exported (bounds label cardinality).
+    """
+
+    metrics_listen: str = ""
+    traces: str = "off"
+    otlp_endpoint: str = ""
+    service_name: str = "aesp-host"
+    log_format: str = "text"
+    budget_refresh_s: float = 30.0
+    max_budget_series: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.metrics_listen:
+            host, sep, port = self.metrics_listen.rpartition(":")
+            if not sep or not host or not port.isdigit() or int(port) > 65535:
+                _bad("observability.metrics_listen", "must look like '127.0.0.1:9464'")
+        if self.traces not in TRACE_EXPORTERS:
+            _bad("observability.traces", f"must be one of {', '.join(TRACE_EXPORTERS)}")
+        if self.log_format not in LOG_FORMATS:
+            _bad("observability.log_format", f"must be one of {', '.join(LOG_FORMATS)}")
+        if not isinstance(self.service_name, str) or not self.service_name:
+            _bad("observability.service_name", "must be a non-empty string")
+        refresh = self.budget_refresh_s
+        if isinstance(refresh, bool) or not isinstance(refresh, int | float):
+            _bad("observability.budget_refresh_s", "must be a number")
+        if not math.isfinite(refresh) or refresh <= 0:
+            _bad("observability.budget_refresh_s", "must be a positive number")
+        _positive_int("observability.max_budget_series", self.max_budget_series)
+
+
 @dataclass(frozen=True)
 class HostConfig:
     """Everything the Host needs to start.
@@ -530,6 +610,7 @@ class HostConfig:
             :mod:`aesp.core.access`); empty grants nothing.
         cost: The rate card calls are metered with (``[cost]``).
         governance: Which administrative changes need approval (``[governance]``).
+        observability: Metrics, traces and log format (``[observability]``).
         adapters: Per-profile adapter settings (``[adapters.<profile>]`` tables), passed to
             the adapters as parsed TOML; each adapter validates its own table.
     """
@@ -551,6 +632,7 @@ class HostConfig:
     access: AccessConfig = field(default_factory=AccessConfig)
     cost: CostConfig = field(default_factory=CostConfig)
     governance: GovernanceConfig = field(default_factory=GovernanceConfig)
+    observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
     adapters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -606,6 +688,7 @@ _SECTIONS: Mapping[str, type] = {
     "profile": ProfileConfig,
     "cost": CostConfig,
     "governance": GovernanceConfig,
+    "observability": ObservabilityConfig,
 }
 
 

@@ -7,14 +7,49 @@ they are capabilities (an invocation id authorises one governed local execution)
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
+import threading
 import time
 
 # A client-supplied correlation id is echoed unchanged when it is printable ASCII and short;
 # anything else is replaced, so logs never carry control characters or unbounded strings.
 MAX_CORRELATION_ID = 128  # bounds log and audit record size
 _CORRELATION_OK = re.compile(r"^[\x21-\x7E]{1,128}$")
+
+
+class _RandomPool:
+    """Bytes from the operating system's CSPRNG, read 4 KiB at a time.
+
+    One ``os.urandom`` per id costs a system call on every call the Host serves (and, with other
+    threads running, a GIL hand-off around it). Reading ahead and slicing gives the same bytes
+    the kernel would have given, so ids stay exactly as unguessable; the buffer is dropped in a
+    forked child so parent and child never share ids.
+    """
+
+    CHUNK = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buffer = b""
+        self._offset = 0
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._buffer, self._offset = b"", 0
+
+    def hex(self, nbytes: int) -> str:
+        """``nbytes`` random bytes as lowercase hex (like ``secrets.token_hex``)."""
+        with self._lock:
+            end = self._offset + nbytes
+            if end > len(self._buffer):
+                self._buffer, self._offset, end = os.urandom(self.CHUNK), 0, nbytes
+            chunk = self._buffer[self._offset : end]
+            self._offset = end
+        return chunk.hex()
+
+
+_POOL = _RandomPool()
 
 
 def now_ms() -> int:
@@ -24,7 +59,7 @@ def now_ms() -> int:
 
 def correlation_id(component: str = "host") -> str:
     """A new correlation id, e.g. ``host-1691568000-a7b9c3d2``."""
-    return f"{component}-{int(time.time())}-{secrets.token_hex(4)}"
+    return f"{component}-{int(time.time())}-{_POOL.hex(4)}"
 
 
 def accept_correlation_id(candidate: str) -> str:
@@ -36,14 +71,14 @@ def accept_correlation_id(candidate: str) -> str:
 
 def invocation_id() -> str:
     """A fresh, unguessable invocation id (item 91)."""
-    return f"inv-{secrets.token_hex(16)}"
+    return f"inv-{_POOL.hex(16)}"
 
 
 def session_id() -> str:
     """A fresh, unguessable session id."""
-    return f"sess-{secrets.token_hex(16)}"
+    return f"sess-{_POOL.hex(16)}"
 
 
 def connection_id() -> str:
     """A fresh Runtime connection id."""
-    return f"conn-{secrets.token_hex(16)}"
+    return f"conn-{_POOL.hex(16)}"

@@ -299,6 +299,11 @@ def _guard_streaming(behavior: Callable[..., Any]) -> Callable[..., Any]:
     return guarded_gen
 
 
+def guard_tls13(handler: grpc.RpcMethodHandler, method: str = "") -> grpc.RpcMethodHandler:
+    """``handler`` behind the TLS 1.3 check (a :class:`~aesp.server.wrapping.HandlerWrapper`)."""
+    return _guard(handler)
+
+
 def _guard(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     """Return ``handler`` with its behaviour wrapped by the TLS 1.3 check."""
     deserialize = handler.request_deserializer

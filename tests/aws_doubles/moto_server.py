@@ -7,7 +7,9 @@ test "AWS is unreachable for a while".
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 import os
 import threading
 import urllib.request
@@ -53,6 +55,47 @@ class _OneDynamoDbRequestAtATime:
         return self.app(environ, start_response)
 
 
+class _OneSnapshotPerTransaction:
+    """Stands in for the ``copy`` module inside moto's DynamoDB backend.
+
+    moto snapshots a whole table for every item of a ``TransactWriteItems`` (its rollback), so
+    a transaction costs O(items x table size) and the double slows down as tables grow. DynamoDB
+    requests run one at a time here (see :class:`_OneDynamoDbRequestAtATime`), so one snapshot
+    per table and transaction is the same rollback; no answer moto gives changes.
+    """
+
+    def __init__(self) -> None:
+        self.memo: dict[int, Any] | None = None
+
+    def deepcopy(self, value: Any) -> Any:
+        if self.memo is None:
+            return copy.deepcopy(value)
+        if id(value) not in self.memo:
+            self.memo[id(value)] = copy.deepcopy(value)
+        return self.memo[id(value)]
+
+
+def _patch_moto_transactions() -> None:
+    """Install :class:`_OneSnapshotPerTransaction` once per process."""
+    import moto.dynamodb.models as models
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if isinstance(models.copy, _OneSnapshotPerTransaction):
+        return
+    snapshots = _OneSnapshotPerTransaction()
+    transact = DynamoDBBackend.transact_write_items
+
+    def one_snapshot_per_table(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        snapshots.memo = {}
+        try:
+            return transact(self, *args, **kwargs)
+        finally:
+            snapshots.memo = None
+
+    DynamoDBBackend.transact_write_items = one_snapshot_per_table  # type: ignore[method-assign]
+    models.copy = snapshots  # type: ignore[assignment]
+
+
 class MotoServer:
     """A moto server thread. ``port=0`` picks a free port, kept across stop/start."""
 
@@ -72,6 +115,8 @@ class MotoServer:
 
     def start(self) -> MotoServer:
         """Start serving (again); Step Functions executions run for real (the moto parser)."""
+        _patch_moto_transactions()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         app = _OneDynamoDbRequestAtATime(DomainDispatcherApplication(create_backend_app))
         server = make_server(
             "127.0.0.1", self.port, app, threaded=True, request_handler=MotoRequestHandler

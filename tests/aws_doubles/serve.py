@@ -20,7 +20,8 @@ def main() -> int:
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
-    print(f"adapters.aws = {json.dumps(cloud.adapter_table())}", flush=True)
+    table = cloud.adapter_table(sync_interval_s=5.0)  # the production default
+    print(f"adapters.aws = {json.dumps(table)}", flush=True)
     while not stop.wait(0.5):
         pass
     cloud.stop()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -155,16 +157,58 @@ def test_runtime_without_credentials_says_how_to_get_them(tmp_path: Path) -> Non
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
-    result = _aesp("demo", cwd=tmp_path, timeout=120)
+    """``aesp demo --keep`` tells every step with its evidence, in order, in under a minute.
+
+    The demo checks each step itself and exits 1 when one does not show what it should, so a
+    broken step fails here twice: the exit status and the missing evidence.
+    """
+    result = _aesp("demo", "--keep", cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    for expected in (
-        "SCHEMA_VIOLATION",
-        "UNSUPPORTED_TOOL",
-        "governed | tools | for | AI | agents",
-        "TOOL_INVOCATION_COMPLETE",
-        "Host and Runtime stopped",
-    ):
-        assert expected in result.stdout
+    out = result.stdout
+    headings = [
+        "1. A tool author writes a Python function and marks it @tool",
+        "2. A Host and a Runtime start",
+        "3. Operator alice promotes the function",
+        "4. Separation of duties",
+        "5. The agent calls the tool",
+        "6. A policy: refunds above 500 USD are refused",
+        "7. A hard budget: 0.50 USD for issue_refund, room for 2 calls",
+        "8. An auditor verifies the audit log offline",
+    ]
+    positions = [out.index(h) for h in headings]
+    assert positions == sorted(positions)
+    steps = [out[a:b] for a, b in zip(positions, [*positions[1:], len(out)], strict=True)]
+    assert "@tool\n   | def issue_refund(" in steps[0]
+    assert "the Host accepted no tools" in steps[1]
+    assert "opened for issue_refund@1.0.0 (sha256:" in steps[2]
+    assert "refused: UNSUPPORTED_TOOL" in steps[2]
+    assert "aesp: PERMISSION_DENIED" in steps[3] and "separation of duties" in steps[3]
+    assert "APPROVED (workflow complete)" in steps[3]
+    runtime = "spiffe://aesp.local/tenant/acme/runtime/refunds"
+    assert f"CONTRACT_FULFILL issue_refund by {runtime}" in steps[3]
+    assert '"refund_id": "rf-20ebf597", "status": "REFUNDED"' in steps[4]
+    assert steps[5].count("CreateApprovalWorkflow wf-") == 2
+    assert "APPROVED (workflow complete)" in steps[5]
+    assert "refused: POLICY_VIOLATION" in steps[5]
+    assert "(refund-limit v1.0.0) denies" in steps[5]
+    assert "PENDING_APPROVAL apr-" in steps[6] and "APPROVED (workflow complete)" in steps[6]
+    assert steps[6].count(": SUCCESS {") == 2 and "refused: QUOTA_EXCEEDED" in steps[6]
+    verified, tampered = steps[7].split("Someone changes one byte")
+    assert re.search(r"audit\.jsonl: VALID \(\d+ lines read, \d+ leaves, [1-9]\d* signed", verified)
+    assert "Audit log OK" in verified
+    assert "audit.tampered.jsonl: INVALID" in tampered and "altered" in tampered
+    elapsed = re.search(r"Done in (\d+\.\d) s", out)
+    assert elapsed is not None and float(elapsed.group(1)) < 60, out[-300:]
+    assert "Host and Runtime stopped" in out
+    # --keep leaves the files, the signed log and its public key among them.
+    kept = re.search(r"files \(certificates, configuration, logs\) are in (\S+)", out)
+    assert kept is not None
+    workdir = Path(kept.group(1))
+    try:
+        assert (workdir / "data" / "audit.jsonl").is_file()
+        assert (workdir / "data" / "audit_signing.pub").is_file()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 ADD = {

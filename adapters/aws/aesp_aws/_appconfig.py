@@ -238,7 +238,7 @@ class ChangeSignal:
                 )
                 token = str(reply["NextPollConfigurationToken"])
                 wait = max(wait, float(reply.get("NextPollIntervalInSeconds", 0)))
-                if await asyncio.to_thread(reply["Configuration"].read):
+                if await self._aws.run(reply["Configuration"].read):
                     await self._on_change()
             except Exception as exc:  # an outage: keep serving the snapshot, start over later
                 log.warning("following AppConfig for config changes failed: %s", exc)

@@ -1,14 +1,19 @@
 """One place that makes boto3 clients and runs their blocking calls off the event loop.
 
 boto3 is synchronous; every adapter method is a coroutine, so each AWS call runs in a worker
-thread (:func:`asyncio.to_thread`). Clients are thread-safe once made; making them is not, so
-:class:`Aws` makes each one once, under a lock.
+thread. Each :class:`Aws` has its own small thread pool rather than the event loop's shared
+default one: the plugin opens one per port, so a port whose background sync is slow (IAM,
+Identity Center) never makes another port's call wait for a thread (a rate-limit lease fetched
+on the call path, say). Clients are thread-safe once made; making them is not, so :class:`Aws`
+makes each one once, under a lock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -16,6 +21,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aesp_aws.settings import AwsSettings
+
+WORKERS = 4  # threads per Aws object (per port): AWS calls in flight at once
 
 # Short timeouts and few retries: adapters run off the call path, and a Host that cannot reach
 # AWS must notice within seconds (its snapshots keep serving; DESIGN §2 principle 2).
@@ -34,6 +41,7 @@ class Aws:
         self._session = session or boto3.session.Session(region_name=settings.region)
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="aesp-aws")
 
     def client(self, service: str) -> Any:
         """The boto3 client of ``service`` (``"dynamodb"``, ``"kms"``, ...), made once."""
@@ -54,14 +62,21 @@ class Aws:
     async def call(self, service: str, operation: str, /, **kwargs: Any) -> Any:
         """Run ``client(service).<operation>(**kwargs)`` in a worker thread and return its reply."""
         method = getattr(self.client(service), operation)
-        return await asyncio.to_thread(method, **kwargs)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(method, **kwargs))
+
+    async def run(self, function: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """Run any blocking boto3 work (a paginator, a waiter) on this object's threads."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(function, *args, **kwargs))
 
     def close(self) -> None:
-        """Close every client's connection pool."""
+        """Close every client's connection pool and stop the threads (calls in flight finish)."""
         with self._lock:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
+        self._pool.shutdown(wait=False)
 
 
 def error_code(exc: BaseException) -> str:

@@ -7,7 +7,6 @@ Every table has a string partition key ``pk`` and, where it needs one, a string 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -53,6 +52,4 @@ async def ensure_table(aws: Aws, name: str, *, sort_key: bool = True) -> None:
         if error_code(exc) != "ResourceInUseException":
             raise
     waiter = aws.client("dynamodb").get_waiter("table_exists")
-    await asyncio.to_thread(
-        waiter.wait, TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
-    )
+    await aws.run(waiter.wait, TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})

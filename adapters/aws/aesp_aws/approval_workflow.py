@@ -149,7 +149,7 @@ async def ensure_workflow_resources(aws: Aws) -> tuple[str, str]:
         if error_code(exc) != "StateMachineAlreadyExists":
             raise
     pages = aws.client("stepfunctions").get_paginator("list_state_machines").paginate()
-    for page in await asyncio.to_thread(list, pages):
+    for page in await aws.run(list, pages):
         for machine in page["stateMachines"]:
             if machine["name"] == name:
                 return machine["stateMachineArn"], queue_url

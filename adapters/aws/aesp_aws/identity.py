@@ -356,7 +356,7 @@ class IdentityCenterStore:
             self._revision += 1 if changed else 0
         if self._store_id:
             client = self._aws.client("identitystore")
-            users = await asyncio.to_thread(read_users, client, self._store_id, self._dir.prefix)
+            users = await self._aws.run(read_users, client, self._store_id, self._dir.prefix)
             if users != self._dir.users:  # a change made in Identity Center
                 self._dir.users = users
                 self._revision += 1

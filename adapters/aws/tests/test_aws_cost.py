@@ -5,12 +5,10 @@ spend is read by the tenant's cost allocation tag."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import socket
-import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
@@ -35,62 +33,6 @@ from tests.aws_doubles.moto_server import MotoServer
 T0 = 1_700_000_000_000
 TTL = 60_000
 TOPIC = "arn:aws:sns:us-east-1:123456789012:aesp-budget-alerts"
-
-
-class _OneSnapshotPerTable:
-    """Stands in for the ``copy`` module inside moto's DynamoDB backend: during a transaction,
-    a table is deep-copied once, not once per item (moto's rollback snapshot)."""
-
-    def __init__(self) -> None:
-        self.memo: dict[int, Any] | None = None
-
-    def deepcopy(self, value: Any) -> Any:
-        if self.memo is None:
-            return copy.deepcopy(value)
-        if id(value) not in self.memo:
-            self.memo[id(value)] = copy.deepcopy(value)
-        return self.memo[id(value)]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def atomic_dynamodb_requests(moto_server: MotoServer) -> Iterator[None]:
-    """Make moto's DynamoDB answer one request at a time, as DynamoDB's own isolation implies.
-
-    DynamoDB applies each request atomically and serialises transactions with every other
-    write. moto's server handles requests on concurrent threads without a lock, and its
-    TransactWriteItems rolls a cancelled transaction back by restoring deep copies of whole
-    tables taken before it started, which also undoes writes other threads committed meanwhile:
-    the race tests would fail for moto's sake, not the ledger's. With requests serialised, one
-    snapshot per table and transaction is the same rollback as moto's one per item, and several
-    times cheaper. Neither changes an answer moto gives. (Both belong in
-    ``tests/aws_doubles/moto_server.py``, for every port that relies on conditional writes.)
-    """
-    import moto.dynamodb.models as models
-    from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.responses import DynamoHandler
-
-    call_action, transact = DynamoHandler.call_action, DynamoDBBackend.transact_write_items
-    lock = threading.Lock()
-    snapshots = _OneSnapshotPerTable()
-
-    def one_at_a_time(self: DynamoHandler) -> Any:
-        with lock:
-            return call_action(self)
-
-    def one_snapshot_per_table(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
-        snapshots.memo = {}
-        try:
-            return transact(self, *args, **kwargs)
-        finally:
-            snapshots.memo = None
-
-    DynamoHandler.call_action = one_at_a_time  # type: ignore[method-assign]
-    DynamoDBBackend.transact_write_items = one_snapshot_per_table  # type: ignore[method-assign]
-    models.copy = snapshots  # type: ignore[assignment]
-    yield
-    models.copy = copy
-    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
-    DynamoDBBackend.transact_write_items = transact  # type: ignore[method-assign]
 
 
 def _closed_port_url() -> str:

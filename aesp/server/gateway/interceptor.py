@@ -65,6 +65,10 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):
         self._wrapped[key] = (handler, wrapped)
         return wrapped
 
+    def wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        """``handler`` gated, for registration-time wrapping (:mod:`aesp.server.wrapping`)."""
+        return self._wrap(handler, method)
+
     def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         """``handler`` with the same (de)serializers and a gated behaviour of the same flavour."""
         deserialize, serialize = handler.request_deserializer, handler.response_serializer

@@ -4,6 +4,10 @@ No authorisation or business logic lives here (STYLE convention 8). Authenticati
 the gateway (:mod:`aesp.server.gateway`) before the method runs: each method starts with
 :func:`~aesp.server.gateway.admitted`, which returns the verified principal or raises the
 gateway's refusal, answered in-band like every other refusal (the gateway has audited it).
+
+``CallTool`` and ``CallToolStream`` are measured (latency, outcome, span) when the Host has
+metrics or traces on (:mod:`aesp.observability.calls`); with both off the servicer has no
+telemetry and a call pays one ``is None`` test.
 """
 
 from __future__ import annotations
@@ -16,6 +20,14 @@ from aesp.core.call_approvals import APPROVAL_HEADER, APPROVAL_ID_KEY
 from aesp.core.errors import AespError
 from aesp.core.host import Host
 from aesp.core.principal import Principal
+from aesp.observability.calls import (
+    CANCELLED,
+    INTERNAL_ERROR,
+    SUCCESS,
+    TOOL_ERROR,
+    CallProbe,
+    CallTelemetry,
+)
 from aesp.proto.altar.aesp.v1 import host_pb2 as _host_pb2
 from aesp.proto.altar.aesp.v1 import host_pb2_grpc as _host_pb2_grpc
 from aesp.proto.altar.grid.v1 import grid_pb2 as _grid_pb2
@@ -30,9 +42,10 @@ _LogStatus = _grid_pb2.LogToolResultResponse
 class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
     """Serves GridClientService from a :class:`~aesp.core.host.Host`."""
 
-    def __init__(self, host: Host) -> None:
+    def __init__(self, host: Host, *, telemetry: CallTelemetry | None = None) -> None:
         self._host = host
         self._pipeline = host.pipeline
+        self._telemetry = telemetry
 
     async def _refuse(
         self,
@@ -120,35 +133,46 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
         """A governed synchronous call (C-13: the tool's result, or the Host's error)."""
         cid = correlation_id(request.correlation_id)
         principal: Principal | None = None
+        probe = self._probe("CallTool", request, cid, context)
+        outcome_code = CANCELLED  # until an answer is built
         try:
-            principal = admitted()
-            req = convert.call_request(
-                session_id=request.session_id,
-                call=request.call,
-                has_call=request.HasField("call"),
-                correlation_id=cid,
-                timeout_ms=request.timeout_ms,
-                metadata=_approval_metadata(context),
-            )
-            outcome = await self._pipeline.call(principal, req)
-        except AespError as exc:
+            try:
+                principal = admitted()
+                req = convert.call_request(
+                    session_id=request.session_id,
+                    call=request.call,
+                    has_call=request.HasField("call"),
+                    correlation_id=cid,
+                    timeout_ms=request.timeout_ms,
+                    metadata=_approval_metadata(context),
+                )
+                outcome = await self._pipeline.call(principal, req)
+            except AespError as exc:
+                outcome_code = exc.code
+                return _host_pb2.ToolCallResponse(
+                    error=await self._refuse(
+                        "TOOL_INVOCATION_START",
+                        exc,
+                        cid,
+                        principal,
+                        request.session_id,
+                        request.call.name,
+                    )
+                )
+            outcome_code = SUCCESS if outcome.result.status == "SUCCESS" else TOOL_ERROR
             return _host_pb2.ToolCallResponse(
-                error=await self._refuse(
-                    "TOOL_INVOCATION_START",
-                    exc,
-                    cid,
-                    principal,
-                    request.session_id,
-                    request.call.name,
+                result=_grid_pb2.ToolResult(
+                    invocation_id=outcome.invocation_id,
+                    correlation_id=outcome.correlation_id,
+                    result=convert.adm_result(outcome.result),
                 )
             )
-        return _host_pb2.ToolCallResponse(
-            result=_grid_pb2.ToolResult(
-                invocation_id=outcome.invocation_id,
-                correlation_id=outcome.correlation_id,
-                result=convert.adm_result(outcome.result),
-            )
-        )
+        except Exception:
+            outcome_code = INTERNAL_ERROR
+            raise
+        finally:
+            if probe is not None:
+                probe.finish(outcome_code, _tenant(principal))
 
     async def CallToolStream(
         self, request: _grid_pb2.ToolCall, context: grpc.aio.ServicerContext
@@ -157,6 +181,8 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
         cid = correlation_id(request.correlation_id)
         principal: Principal | None = None
         chunk_id = 0
+        probe = self._probe("CallToolStream", request, cid, context)
+        outcome_code = CANCELLED  # until the stream ends or is refused
         try:
             principal = admitted()
             req = convert.call_request(
@@ -178,14 +204,18 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
                     correlation_id=cid,
                 )
                 if chunk.error_code:
+                    outcome_code = TOOL_ERROR
                     out.error.type = chunk.error_code
                     out.error.message = chunk.error_message
                     out.enhanced_error.type = chunk.error_code
                     out.enhanced_error.message = chunk.error_message
                     out.enhanced_error.correlation_id = cid
                     out.enhanced_error.component = "runtime"
+                elif out.is_final:
+                    outcome_code = SUCCESS
                 yield out
         except AespError as exc:
+            outcome_code = exc.code
             yield _grid_pb2.StreamChunk(
                 chunk_id=chunk_id,
                 is_final=True,
@@ -200,6 +230,25 @@ class ClientServicer(_host_pb2_grpc.GridClientServiceServicer):
                     request.call.name,
                 ),
             )
+        except Exception:
+            outcome_code = INTERNAL_ERROR
+            raise
+        finally:
+            if probe is not None:
+                probe.finish(outcome_code, _tenant(principal))
+
+    def _probe(
+        self,
+        rpc: str,
+        request: _grid_pb2.ToolCall,
+        cid: str,
+        context: grpc.aio.ServicerContext,
+    ) -> CallProbe | None:
+        """Start measuring a tool call, or None when the Host measures nothing."""
+        if self._telemetry is None:
+            return None
+        metadata = context.invocation_metadata() if self._telemetry.tracing is not None else None
+        return self._telemetry.begin(rpc, request.call.name, cid, metadata)
 
     async def AuthorizeToolCall(
         self, request: _grid_pb2.AuthorizeToolCallRequest, context: grpc.aio.ServicerContext
@@ -283,6 +332,10 @@ def _approval_metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
         if key == APPROVAL_HEADER and isinstance(value, str):
             return {APPROVAL_ID_KEY: value}
     return {}
+
+
+def _tenant(principal: Principal | None) -> str:
+    return principal.tenant_id if principal is not None else ""
 
 
 def _is_held(exc: AespError) -> bool:
