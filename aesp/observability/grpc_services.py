@@ -37,6 +37,7 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from aesp.core.errors import AespError
 from aesp.server.gateway.admission import admitted
+from aesp.server.wrapping import rebuild
 
 __all__ = ["OPERATIONAL_PREFIXES", "HostHealth", "OperationalGate", "enable_reflection"]
 
@@ -156,19 +157,8 @@ def _guarded(behaviour: Behaviour) -> Behaviour:
 
 def _guard(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     """``handler`` with each behaviour checked first, same flavour and (de)serializers."""
-    deserialize, serialize = handler.request_deserializer, handler.response_serializer
-    if handler.unary_unary is not None:
-        return grpc.unary_unary_rpc_method_handler(
-            _guarded(handler.unary_unary), deserialize, serialize
-        )
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(
-            _guarded(handler.unary_stream), deserialize, serialize
-        )
-    if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(
-            _guarded(handler.stream_unary), deserialize, serialize
-        )
-    return grpc.stream_stream_rpc_method_handler(
-        _guarded(handler.stream_stream), deserialize, serialize
+    return rebuild(
+        handler,
+        single=lambda behaviour, _unary: _guarded(behaviour),
+        streaming=lambda behaviour, _unary: _guarded(behaviour),
     )

@@ -46,6 +46,7 @@ from aesp.core.identity import (
     certificate_identity_from_pem,
     parse_spiffe_id,
 )
+from aesp.server.wrapping import rebuild
 
 __all__ = [
     "REQUIRED_TLS_VERSION",
@@ -306,27 +307,13 @@ def guard_tls13(handler: grpc.RpcMethodHandler, method: str = "") -> grpc.RpcMet
 
 def _guard(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     """Return ``handler`` with its behaviour wrapped by the TLS 1.3 check."""
-    deserialize = handler.request_deserializer
-    serialize = handler.response_serializer
-    if handler.unary_unary is not None or handler.unary_stream is not None:
-        deserialize = _safe_deserializer(deserialize)  # unary requests: checked in the guard
-    if handler.unary_unary is not None:
-        return grpc.unary_unary_rpc_method_handler(
-            _guard_single(handler.unary_unary), deserialize, serialize
-        )
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(
-            _guard_streaming(handler.unary_stream), deserialize, serialize
-        )
-    if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(
-            _guard_single(handler.stream_unary), deserialize, serialize
-        )
-    if handler.stream_stream is not None:
-        return grpc.stream_stream_rpc_method_handler(
-            _guard_streaming(handler.stream_stream), deserialize, serialize
-        )
-    raise ValueError(f"RPC method handler {handler!r} has no behaviour to guard")
+    return rebuild(
+        handler,
+        single=lambda behaviour, _unary: _guard_single(behaviour),
+        streaming=lambda behaviour, _unary: _guard_streaming(behaviour),
+        # unary requests: decoded after the check (in the guard), never before it
+        unary_deserializer=_safe_deserializer(handler.request_deserializer),
+    )
 
 
 class RequireTls13Interceptor(grpc.aio.ServerInterceptor):

@@ -78,3 +78,47 @@ class WrappingServer:
                 for name, handler in method_handlers.items()
             },
         )
+
+
+Behaviour = Callable[..., Any]
+# (behaviour, whether the request is a single message) -> the behaviour to serve instead
+BehaviourWrapper = Callable[[Behaviour, bool], Behaviour]
+
+
+def rebuild(
+    handler: grpc.RpcMethodHandler,
+    *,
+    single: BehaviourWrapper,
+    streaming: BehaviourWrapper,
+    unary_deserializer: Callable[[Any], Any] | None = None,
+) -> grpc.RpcMethodHandler:
+    """``handler`` with its behaviour wrapped, keeping its flavour and (de)serializers.
+
+    Args:
+        handler: The handler to wrap.
+        single: Wraps a behaviour that answers once (unary-unary, stream-unary).
+        streaming: Wraps a behaviour that answers with a stream (unary-stream, stream-stream).
+        unary_deserializer: Replaces the request deserializer of unary-request methods.
+
+    Raises:
+        ValueError: The handler has no behaviour.
+    """
+    deserialize, serialize = handler.request_deserializer, handler.response_serializer
+    unary_in = unary_deserializer or deserialize
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(
+            single(handler.unary_unary, True), unary_in, serialize
+        )
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(
+            streaming(handler.unary_stream, True), unary_in, serialize
+        )
+    if handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(
+            single(handler.stream_unary, False), deserialize, serialize
+        )
+    if handler.stream_stream is not None:
+        return grpc.stream_stream_rpc_method_handler(
+            streaming(handler.stream_stream, False), deserialize, serialize
+        )
+    raise ValueError(f"RPC method handler {handler!r} has no behaviour to wrap")

@@ -22,6 +22,7 @@ import grpc.aio
 
 from aesp.server.gateway.admission import Admission, enter, leave
 from aesp.server.gateway.gate import Gate
+from aesp.server.wrapping import rebuild
 
 __all__ = ["GatewayInterceptor"]
 
@@ -71,26 +72,11 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         """``handler`` with the same (de)serializers and a gated behaviour of the same flavour."""
-        deserialize, serialize = handler.request_deserializer, handler.response_serializer
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._single(handler.unary_unary, method, unary=True), deserialize, serialize
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._streaming(handler.unary_stream, method, unary=True), deserialize, serialize
-            )
-        if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(
-                self._single(handler.stream_unary, method, unary=False), deserialize, serialize
-            )
-        if handler.stream_stream is not None:
-            return grpc.stream_stream_rpc_method_handler(
-                self._streaming(handler.stream_stream, method, unary=False),
-                deserialize,
-                serialize,
-            )
-        raise ValueError(f"RPC method handler {handler!r} has no behaviour to gate")
+        return rebuild(
+            handler,
+            single=lambda behaviour, unary: self._single(behaviour, method, unary=unary),
+            streaming=lambda behaviour, unary: self._streaming(behaviour, method, unary=unary),
+        )
 
     def _single(self, behaviour: Behaviour, method: str, *, unary: bool) -> Behaviour:
         """Gate a handler returning one response (a coroutine function)."""
