@@ -22,11 +22,10 @@ import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
-
-import cel
+from typing import TYPE_CHECKING, Any, Final
 
 from aesp.core.errors import ValidationError
+from aesp.core.policy._cel import cel as _cel
 from aesp.core.policy.check import TIME_METHODS, CheckError, check_references
 from aesp.core.policy.flatten import Binding, Needs, rewrite
 from aesp.core.policy.model import (
@@ -36,6 +35,9 @@ from aesp.core.policy.model import (
     approval_requirement,
 )
 from aesp.core.policy.refs import ROOTS, Reference, scan
+
+if TYPE_CHECKING:
+    import cel
 
 __all__ = [
     "MAX_COMPREHENSION_NESTING",
@@ -257,7 +259,7 @@ def compile_policy(
     if not defn.condition.strip():
         raise _reject(defn, "compile", "the condition is empty")
     try:
-        program = cel.compile(defn.condition)
+        program = _cel().compile(defn.condition)
     except Exception as exc:  # noqa: BLE001 - cel raises ValueError; anything else is as bad
         raise _reject(
             defn, "compile", f"the condition is not valid CEL: {_first_line(exc)}"
@@ -281,7 +283,7 @@ def compile_policy(
         )
     for pattern in found.patterns:
         try:
-            cel.compile(f"''.matches({pattern})").execute()
+            _cel().compile(f"''.matches({pattern})").execute()
         except Exception as exc:  # noqa: BLE001 - a bad pattern would fail every call
             raise _reject(
                 defn,
@@ -325,7 +327,7 @@ def _flattened(
     if not binders & ROOTS:
         flat_source, needs = rewrite(source, references)
         try:
-            return cel.compile(flat_source), needs
+            return _cel().compile(flat_source), needs
         except Exception:  # noqa: BLE001 - keep the original program, which compiled
             pass
     roots = {ref.root for ref in references}

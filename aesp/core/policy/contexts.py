@@ -27,9 +27,12 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import cel
+from aesp.core.policy._cel import cel as _cel
+
+if TYPE_CHECKING:
+    import cel
 
 __all__ = ["CONTEXT_CACHE_SIZE", "ContextCache"]
 
@@ -94,7 +97,7 @@ class ContextCache(threading.local):
             return entry.context
         if entry is not None:
             del self._entries[key]
-        context = cel.Context(dict(variables))
+        context = _cel().Context(dict(variables))
         self._entries[key] = _Entry(context, {n: _snapshot(v) for n, v in variables.items()})
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)

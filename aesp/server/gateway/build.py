@@ -2,8 +2,8 @@
 
 Everything that can be wrong in the configuration fails here, at start-up, with the setting's
 name (an unusable OIDC issuer, LDAP or SAML settings, pepper or token-key file), never on a
-caller's first request. pysaml2 is imported only when ``[identity.saml]`` is configured, so a
-Host without SAML neither needs it nor pays for importing it.
+caller's first request. pysaml2 and ldap3 are imported only when ``[identity.saml]`` or
+``[identity.ldap]`` is configured, so a Host without them does not pay for importing them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from aesp.core.ports.identity import IdentityStore
 from aesp.core.ports.state import BucketSpec, StateStore
 from aesp.identity.host_tokens import HostTokenIssuer
 from aesp.identity.jwks import JwksCache
-from aesp.identity.ldap import LdapAuthenticator, LdapSettings, LdapUserSearch
 from aesp.identity.oidc import FixedTenant, OidcVerifier, TenantFromClaim, TenantRule
 from aesp.server.gateway.credentials import CredentialResolver
 from aesp.server.gateway.gate import Gate
@@ -37,6 +36,7 @@ from aesp.server.gateway.verifiers import (
 )
 
 if TYPE_CHECKING:
+    from aesp.identity.ldap import LdapSettings
     from aesp.identity.saml import SamlSettings
 
 __all__ = ["build_gateway", "host_token_issuer", "ldap_settings", "oidc_verifier", "saml_settings"]
@@ -90,6 +90,8 @@ def _read_secret(path: Path, key: str) -> str:
 
 def ldap_settings(cfg: LdapConfig) -> LdapSettings:
     """The :class:`LdapSettings` ``[identity.ldap]`` describes (secrets read from files)."""
+    from aesp.identity.ldap import LdapSettings, LdapUserSearch  # ldap3: only when configured
+
     search = None
     if cfg.user_search is not None:
         s = cfg.user_search
@@ -213,6 +215,8 @@ def build_gateway(
     )
     basic = None
     if ids.ldap is not None:
+        from aesp.identity.ldap import LdapAuthenticator
+
         ldap = LdapAuthenticator(ldap_settings(ids.ldap))
         basic = BasicVerifier(ldap, cache_ttl_s=ids.ldap.cache_ttl_s)
     saml = _saml_front(ids.saml) if ids.saml is not None else None

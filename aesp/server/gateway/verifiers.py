@@ -20,12 +20,12 @@ from aesp.core.ids import now_ms
 from aesp.core.ports.identity import IdentityStore
 from aesp.identity.apikeys import authenticate_api_key, check_record, parse_api_key
 from aesp.identity.host_tokens import HostTokenVerifier
-from aesp.identity.ldap import LdapAuthenticator
 from aesp.identity.oidc import MAX_TOKEN_LENGTH, OidcVerifier
 from aesp.identity.types import VerifiedIdentity
 from aesp.server.gateway._caches import VerifiedCache, credential_digest
 
 if TYPE_CHECKING:  # pysaml2 is imported only by a Host configured for SAML (see build.py)
+    from aesp.identity.ldap import LdapAuthenticator  # ldap3 likewise, only with [identity.ldap]
     from aesp.identity.saml import SamlVerifier
 
 __all__ = [
