@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -45,9 +46,12 @@ from aesp.core.ports.state import StateStore
 from aesp.core.ports.tenancy import TenantRegistry
 from aesp.core.principal import Principal
 from aesp.core.registration import RegistrationOutcome, refuse_all, register
+from aesp.core.runtime_directory import RuntimeDirectory
 from aesp.core.runtimes import RuntimeConnection, RuntimeRegistry
 from aesp.core.sessions import Session, SessionManager
 from aesp.core.shared_sessions import SharedSessions
+
+log = logging.getLogger(__name__)
 
 HOST_FEATURES = frozenset({"streaming", "heartbeat", "cancellation", "local-dispatch"})
 PROTOCOL_VERSION = "1.0"
@@ -83,6 +87,8 @@ class Host:
         # Sessions other replicas created are adopted from the State port (DESIGN §10).
         self.shared_sessions = SharedSessions(self.sessions, ports.state, self._background)
         self.runtimes = RuntimeRegistry(config.breaker, on_violation=self._runtime_violation)
+        # Which replica holds which Runtime, published to the State port (DESIGN §10).
+        self.runtime_directory = RuntimeDirectory(ports.state, self.runtimes)
         self.authorizations = AuthorizationStore()
         self.cost = ports.cost
         # SPEC §3.19 step 7: budgets at admission, usage at completion (aesp.core.metering).
@@ -103,6 +109,7 @@ class Host:
             control=self.control,
             metering=self.metering,
             shared=self.shared_sessions,
+            directory=self.runtime_directory,
         )
         self.manifest.subscribe(self._manifest_changed)
         # QueryEvents reads the index the shipper feeds from the file log; a log that answers
@@ -147,6 +154,7 @@ class Host:
             await copier.start()
         if self.governance is not None:
             await self.governance.start()  # approved contracts are active again after a restart
+        await self.runtime_directory.start()
         self._tasks.append(asyncio.create_task(self._watch_heartbeats()))
         self._tasks.append(asyncio.create_task(self._sweep()))
 
@@ -164,12 +172,19 @@ class Host:
         await self.control.stop()
         await self.metering.close()  # settles and usage still queued reach the ledger first
         await self.cost.close()
+        await self.runtime_directory.stop()  # withdraws this replica's records
         await self.state.close()
         await self.audit.close()
         if self.audit_shipper is not None:
             await self.audit_shipper.stop(flush=True)  # after close: the last events are written
         for copier in self.audit_copies:
-            await copier.stop(flush=True)
+            try:  # a copy that cannot catch up quickly resumes at its position at the next start
+                await asyncio.wait_for(copier.stop(flush=True), AUDIT_COPY_FLUSH_S)
+            except TimeoutError:
+                log.warning(
+                    "an audit copy was not flushed within %s s; it resumes at the next start",
+                    AUDIT_COPY_FLUSH_S,
+                )
         if self.audit_index is not None:
             await self.audit_index.close()
         for port in self._audit_ports:
@@ -564,6 +579,8 @@ REQUIRED_PORTS: Mapping[str, type] = {
     "cost": CostLedger,
     "audit": AuditIndex,  # the query side; the durable buffer (FileAuditLog) is the core's
 }
+AUDIT_COPY_FLUSH_S = 5.0  # at stop, how long copies outside the Host may take to catch up
+
 # Built when the audit port's profile realises them: the log's copies outside the Host.
 OPTIONAL_AUDIT_PORTS: Mapping[str, type] = {
     "sink": AuditSink,

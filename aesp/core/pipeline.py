@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from aesp.adm import AdmError, canonical_json, parse_json, validate_call_id
-from aesp.core import ids
+from aesp.core import ids, runtime_directory
 from aesp.core.audit import AuditEvent, AuditLog
 from aesp.core.breaker import OPEN_IMMEDIATELY
 from aesp.core.call_approvals import CallApprovals, approval_rule
@@ -46,6 +46,7 @@ from aesp.core.metering import Admission, Metering, Usage
 from aesp.core.policy import PolicyOutcome
 from aesp.core.principal import Principal
 from aesp.core.results import check_result
+from aesp.core.runtime_directory import RuntimeDirectory
 from aesp.core.runtimes import Invocation, RuntimeConnection, RuntimeRegistry
 from aesp.core.security import SecurityContext
 from aesp.core.sessions import CachedCall, Session, SessionManager
@@ -69,9 +70,11 @@ class Pipeline:
         control: ControlPlane,
         metering: Metering,
         shared: SharedSessions | None = None,
+        directory: RuntimeDirectory | None = None,
     ) -> None:
         self._cfg = config
         self._shared = shared  # sessions other Host replicas created (aesp.core.shared_sessions)
+        self._directory = directory  # other replicas' Runtimes (aesp.core.runtime_directory)
         self._control = control
         self._metering = metering
         self._limits = config.limits
@@ -262,7 +265,7 @@ class Pipeline:
                 },
             )
             # (10) a Runtime of this tenant that fulfils the tool, breaker permitting.
-            conn = self._runtimes.pick(session, contract.name, need_streaming=False)
+            conn = self._pick(session, contract.name, need_streaming=False)
         except AespError as exc:
             await self._refused(
                 "TOOL_INVOCATION_START",
@@ -417,7 +420,7 @@ class Pipeline:
                     **governance,
                 },
             )
-            conn = self._runtimes.pick(session, contract.name, need_streaming=True)
+            conn = self._pick(session, contract.name, need_streaming=True)
         except AespError as exc:
             if admission is not None:
                 self._metering.release(admission)  # refused before it was dispatched
@@ -697,6 +700,17 @@ class Pipeline:
             self._metering.settle_local(invocation_id, replace(used, status=result.status))
 
     # ------------------------------------------------------------------ steps
+
+    def _pick(self, session: Session, name: str, *, need_streaming: bool) -> RuntimeConnection:
+        """A Runtime for the call (step 10); a refusal says if other replicas' Runtimes serve it."""
+        try:
+            return self._runtimes.pick(session, name, need_streaming=need_streaming)
+        except ExecutionError as exc:
+            if exc.code == "UNSUPPORTED_TOOL" and self._directory is not None:
+                others = self._directory.elsewhere(session.tenant_id, name)
+                if others:
+                    raise runtime_directory.refusal(name, others) from None
+            raise
 
     async def _resolve(self, session_id: str, principal: Principal) -> Session:
         """The caller's live session (SPEC §3.19 step 3), adopted if another Host created it."""

@@ -33,7 +33,7 @@ from aesp.core.config import GatewayConfig, HostConfig, IdentityConfig, OidcConf
 from aesp.core.control import AccessConfig
 from aesp.core.ids import now_ms
 from aesp.core.ports.identity import PrincipalRecord, PrincipalType, ServiceAccount
-from aesp.core.ports.state import BucketSpec, SessionRecord, StateStore
+from aesp.core.ports.state import BucketSpec, RuntimeRecord, SessionRecord, StateStore
 from aesp.core.rbac import RoleDefinition
 from aesp.identity.apikeys import ApiKeyRecord, generate_api_key
 from aesp.server.app import RunningHost, start_host
@@ -94,6 +94,18 @@ class ClockedState:
     async def delete_session(self, session_id: str) -> bool:
         """Delete a session record from the real store."""
         return await self.inner.delete_session(session_id)
+
+    async def put_runtime(self, record: RuntimeRecord) -> None:
+        """Store a runtime record in the real store."""
+        await self.inner.put_runtime(record)
+
+    async def delete_runtime(self, connection_id: str) -> bool:
+        """Delete a runtime record from the real store."""
+        return await self.inner.delete_runtime(connection_id)
+
+    async def runtimes(self, tenant_id: str, *, now_ms: int) -> Sequence[RuntimeRecord]:
+        """A tenant's live runtime records in the real store (at the caller's time)."""
+        return await self.inner.runtimes(tenant_id, now_ms=now_ms)
 
     async def close(self) -> None:
         """Close the real store."""

@@ -83,7 +83,10 @@ def _config(tmp_path: Path, pki: DevPki, name: str, table: dict[str, Any]) -> Ho
     )
 
 
-async def _cluster(stack: AsyncExitStack, tmp_path: Path, cloud: FakeAws, size: int) -> Cluster:
+async def _cluster(
+    stack: AsyncExitStack, tmp_path: Path, cloud: FakeAws, size: int, runtimes: int = -1
+) -> Cluster:
+    """``size`` Hosts of one deployment; the first ``runtimes`` get a Runtime (-1: all)."""
     pki = init_dev_pki(tmp_path / "pki", runtimes=("example",), clients=("demo",))
     table = cloud.adapter_table()
     cluster = Cluster([], [], [])
@@ -93,14 +96,15 @@ async def _cluster(stack: AsyncExitStack, tmp_path: Path, cloud: FakeAws, size: 
         )
         stack.push_async_callback(running.stop, 0.2)
         handle = HostHandle(running, pki, running.host.config)
-        rt = ScriptedRuntime(handle.runtime_target, handle.runtime_pem("example"))
-        await rt.start(["echo"])
-        rt.on("echo", reply())
-        stack.push_async_callback(rt.close)
+        if runtimes < 0 or i < runtimes:
+            rt = ScriptedRuntime(handle.runtime_target, handle.runtime_pem("example"))
+            await rt.start(["echo"])
+            rt.on("echo", reply())
+            stack.push_async_callback(rt.close)
+            cluster.runtimes.append(rt)
         client = GridClient(handle.client_target, handle.client_pem("demo"))
         stack.push_async_callback(client.close)
         cluster.hosts.append(handle)
-        cluster.runtimes.append(rt)
         cluster.clients.append(client)
     return cluster
 
@@ -133,6 +137,32 @@ async def test_a_session_created_on_one_host_is_used_on_the_other(
             break
         await asyncio.sleep(0.25)
     assert refused is not None and refused.error.type == "INVALID_SESSION", refused
+
+
+async def test_a_refusal_names_runtimes_held_by_another_replica(
+    tmp_path: Path, cloud: FakeAws, stack: AsyncExitStack
+) -> None:
+    """The runtime registry in the State port: a Host without a Runtime for the tool says that
+    Runtimes of the caller's tenant serve it on another replica (and which)."""
+    cluster = await _cluster(stack, tmp_path, cloud, 2, runtimes=1)
+    holder = cluster.hosts[0].running.host.runtime_directory
+    await holder.publish()  # what its background loop does every few seconds
+    client = cluster.clients[1]
+    session = await client.session()
+    answer = None
+    for _ in range(40):  # the first refusal starts the background read of the registry
+        answer = await client.call(session, fc("echo", {"text": "here?"}))
+        if answer.error.details.get("reason") == "FULFILLED_ON_OTHER_REPLICAS":
+            break
+        await asyncio.sleep(0.25)
+    assert answer is not None and answer.error.type == "UNSUPPORTED_TOOL", answer
+    assert answer.error.details["replicas"] == holder.host_id
+    assert "Connect your runtimes to every Host replica" in answer.error.message
+    assert not cluster.runtimes[0].calls  # a refusal reaches no Runtime
+    # The holder stops: its records are withdrawn, the refusal is the plain one again.
+    await cluster.hosts[0].running.stop(0.2)
+    other = cluster.hosts[1].running.host.runtime_directory
+    assert await other._state.runtimes("default", now_ms=now_ms()) == []  # noqa: SLF001
 
 
 async def test_a_budget_is_enforced_across_two_hosts_with_no_overspend(

@@ -165,7 +165,7 @@ async def test_the_local_profile_realises_every_port(tmp_path: Path) -> None:
             continue  # AuditLog is the core's durable buffer; AuditIndex realises AuditQuery
         if name in ("AuditSink", "AuditArchive", "CheckpointSigner"):
             continue  # optional copies of the log outside the Host: none on one machine
-        if name in ("SessionRecord", "AuditSegment"):
+        if name in ("SessionRecord", "RuntimeRecord", "AuditSegment"):
             continue  # data crossing a port, not a port
         built = await registry.build(port, "local", config)
         try:

@@ -8,6 +8,23 @@ One table, partition key ``pk`` only, two kinds of item:
   tries again. A random revision rather than a counter: a bucket deleted by TTL and recreated
   restarts no counter, so an old revision can never match a new item (no ABA).
 - ``session#<id>``: a session record, created once with ``attribute_not_exists``.
+- ``runtimes#<tenant>``: the tenant's runtime registry, one item whose map attribute
+  ``runtimes`` holds a record per connection id. The table has no sort key, and a Host reads a
+  tenant's records together (a background refresh), so one item per tenant gives a single
+  consistent ``GetItem`` instead of a scan. Writes touch one map entry each
+  (``SET runtimes.#c = :r``, ``REMOVE runtimes.#c``): DynamoDB applies an update to one item
+  atomically, so Hosts writing different connections of one tenant at once lose nothing. The
+  map is created with a conditional write (``attribute_not_exists``) by whichever Host gets
+  there first; the others then set their entry in it. A new entry is conditional on the map
+  holding fewer than ``MAX_RUNTIMES_PER_TENANT`` entries (``size(runtimes)``), which keeps the
+  item under DynamoDB's 400 KB for ordinary tool lists; a write refused for either bound is
+  retried once after removing dead entries, then refused with ``RESOURCE_EXHAUSTED``. Dead entries (expired for longer than
+  ``RUNTIME_SWEEP_GRACE_MS``, so a late re-publish on a skewed clock is not raced) are removed
+  by the Host that lists them, on condition that the entry was not re-published meanwhile.
+  The item has no TTL: a live entry must never go with it.
+- ``runtime#<connection id>``: which tenant a connection belongs to, so ``delete_runtime``
+  finds its entry from the connection id alone. Written before the entry on every put, with a
+  TTL past the record's expiry, so a dead Host's pointers go as well.
 
 Every item carries ``expires_at`` (Unix seconds), the table's TTL attribute: a bucket may go
 once it is full again (a forgotten bucket is recreated full, so deleting it changes no answer),
@@ -62,11 +79,12 @@ import math
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Final
 
 from aesp.core.errors import ConfigurationError, ExecutionError, StateError
-from aesp.core.ports.state import BucketSpec, SessionRecord
+from aesp.core.ports.state import BucketSpec, RuntimeRecord, SessionRecord
 from aesp.core.ratelimit import Bucket, check_spec, take
 from aesp_aws import _leases
 from aesp_aws._aws import Aws, error_code, unreachable
@@ -84,6 +102,10 @@ MAX_ATTEMPTS: Final = 25  # conditional-write races lost before a fetch gives up
 KNOWN_BUCKETS: Final = 10_000  # leases (and outage buckets) kept per Host, least recent dropped
 BUCKET_TTL_MARGIN_S: Final = 3_600  # covers replicas' clock skew and a spec lowered meanwhile
 SESSION_TTL_GRACE_S: Final = 3_600  # expired sessions stay readable this long (SESSION_EXPIRED)
+RUNTIME_SWEEP_GRACE_MS: Final = 60_000  # dead registry entries are removed this long after
+MAX_RUNTIMES_PER_TENANT: Final = 500  # entries of one registry item (well under 400 KB)
+RUNTIME_POINTER_GRACE_S: Final = 3_600  # a connection's tenant pointer outlives its record
+_RUNTIMES: Final = "runtimes"  # the map attribute of a tenant's registry item
 _CONFLICT: Final = "ConditionalCheckFailedException"
 _THROTTLED: Final = frozenset(
     {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"}
@@ -99,6 +121,10 @@ class _Lost(Exception):
         self.item = item
 
 
+class _TooLarge(Exception):
+    """A tenant's registry item is full: at its entry bound, or at DynamoDB's 400 KB."""
+
+
 class _Unreachable(Exception):
     """DynamoDB did not answer (or throttled us): a bucket operation degrades to local buckets."""
 
@@ -112,12 +138,17 @@ class DynamoStateStore:
     Args:
         aws: The Host's AWS clients; the table is ``aws.settings.table("state")``. Reads
             ``state_lease_share`` and ``state_lease_idle_s`` from ``[adapters.aws]``.
+        max_runtimes_per_tenant: Most runtime records (live or not yet swept) one tenant's
+            registry item holds.
 
     Raises:
         ConfigurationError: ``INVALID_CONFIG`` when a lease setting is out of range.
     """
 
-    def __init__(self, aws: Aws) -> None:
+    def __init__(self, aws: Aws, *, max_runtimes_per_tenant: int = MAX_RUNTIMES_PER_TENANT) -> None:
+        if max_runtimes_per_tenant <= 0:
+            raise ValueError("max_runtimes_per_tenant must be positive")
+        self._max_runtimes = max_runtimes_per_tenant
         self._aws = aws
         self._table = aws.settings.table("state")
         self._share = _number(aws, "state_lease_share", DEFAULT_LEASE_SHARE, upper=1.0)
@@ -452,6 +483,164 @@ class DynamoStateStore:
         )
         return bool(reply.get("Attributes"))
 
+    # ------------------------------------------------------------------ runtime records
+
+    async def put_runtime(self, record: RuntimeRecord) -> None:
+        """Create or replace the record of ``record.connection_id`` in its tenant's item.
+
+        Raises:
+            ExecutionError: ``RESOURCE_EXHAUSTED`` when the tenant's registry holds
+                ``max_runtimes_per_tenant`` entries (or 400 KB) even after dropping dead ones;
+                ``SERVICE_UNAVAILABLE`` when DynamoDB cannot be reached.
+        """
+        pointer = {
+            "pk": f"runtime#{record.connection_id}",
+            "tenant_id": record.tenant_id,
+            TTL_ATTRIBUTE: math.ceil(record.expires_at_ms / 1000) + RUNTIME_POINTER_GRACE_S,
+        }
+        reply = await self._call("put_item", Item=to_item(pointer), ReturnValues="ALL_OLD")
+        moved_from = from_item(reply.get("Attributes") or {}).get("tenant_id")
+        if moved_from is not None and moved_from != record.tenant_id:
+            await self._remove_entry(str(moved_from), record.connection_id)
+        for attempt in range(2):
+            try:
+                await self._set_entry(record)
+                return
+            except _TooLarge:
+                if not attempt:  # make room by dropping long-dead entries, then try once more
+                    await self._sweep_runtimes(record.tenant_id, now_ms=int(time.time() * 1000))
+        raise ExecutionError(
+            "RESOURCE_EXHAUSTED",
+            f"Tenant '{record.tenant_id}' has as many live Runtime connections as the shared "
+            "runtime registry holds for one tenant; retry once some have closed.",
+            retry_after_ms=1000,
+            remediation_steps=("Close Runtime connections that are no longer used.",),
+        )
+
+    async def _set_entry(self, record: RuntimeRecord) -> None:
+        """Set the record's map entry, creating the tenant's item if no Host has yet.
+
+        Raises:
+            _TooLarge: The map is at ``max_runtimes_per_tenant`` entries (and this is a new
+                connection) or would exceed DynamoDB's item size.
+        """
+        key = _key("runtimes", record.tenant_id)
+        entry = to_item({"e": _entry(record)})["e"]
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                await self._call(
+                    "update_item",
+                    Key=key,
+                    UpdateExpression="SET #m.#c = :r",
+                    ConditionExpression=(
+                        "attribute_exists(#m) AND (attribute_exists(#m.#c) OR size(#m) < :cap)"
+                    ),
+                    ExpressionAttributeNames={"#m": _RUNTIMES, "#c": record.connection_id},
+                    ExpressionAttributeValues={
+                        ":r": entry,
+                        ":cap": {"N": str(self._max_runtimes)},
+                    },
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return
+            except _Lost as lost:
+                if lost.item and _RUNTIMES in lost.item:
+                    raise _TooLarge() from None  # the map exists: it is full
+            try:  # no item yet: create it, unless another Host does first
+                await self._call(
+                    "update_item",
+                    Key=key,
+                    UpdateExpression="SET #m = :m",
+                    ConditionExpression="attribute_not_exists(#m)",
+                    ExpressionAttributeNames={"#m": _RUNTIMES},
+                    ExpressionAttributeValues={":m": {"M": {record.connection_id: entry}}},
+                )
+                return
+            except _Lost:
+                continue  # another Host created it meanwhile: set our entry in theirs
+        raise ExecutionError(
+            "RESOURCE_EXHAUSTED",
+            f"The runtime registry of tenant '{record.tenant_id}' is contended; retry shortly.",
+            retry_after_ms=100,
+        )
+
+    async def delete_runtime(self, connection_id: str) -> bool:
+        """Forget the record; False when there was none.
+
+        Raises:
+            ExecutionError: ``SERVICE_UNAVAILABLE`` when DynamoDB cannot be reached.
+        """
+        reply = await self._call(
+            "get_item", Key=_key("runtime", connection_id), ConsistentRead=True
+        )
+        item = reply.get("Item")
+        if not item:
+            return False
+        deleted = await self._remove_entry(str(from_item(item)["tenant_id"]), connection_id)
+        await self._call("delete_item", Key=_key("runtime", connection_id))
+        return deleted
+
+    async def _remove_entry(self, tenant_id: str, connection_id: str) -> bool:
+        """Remove one entry of a tenant's registry; False when it was not there."""
+        try:
+            await self._call(
+                "update_item",
+                Key=_key("runtimes", tenant_id),
+                UpdateExpression="REMOVE #m.#c",
+                ConditionExpression="attribute_exists(#m.#c)",
+                ExpressionAttributeNames={"#m": _RUNTIMES, "#c": connection_id},
+            )
+        except _Lost:
+            return False  # already removed (a repeated delete, or swept as dead)
+        return True
+
+    async def runtimes(self, tenant_id: str, *, now_ms: int) -> Sequence[RuntimeRecord]:
+        """The tenant's records alive at ``now_ms``, sorted by runtime id then connection id.
+
+        One consistent read of the tenant's item; entries dead for longer than
+        ``RUNTIME_SWEEP_GRACE_MS`` are removed on the way.
+
+        Raises:
+            ExecutionError: ``SERVICE_UNAVAILABLE`` when DynamoDB cannot be reached.
+        """
+        records = await self._read_runtimes(tenant_id)
+        dead = [r for r in records if r.expires_at_ms + RUNTIME_SWEEP_GRACE_MS <= now_ms]
+        if dead:
+            await self._remove_dead(dead)
+        live = [r for r in records if r.expires_at_ms > now_ms]
+        return sorted(live, key=lambda r: (r.runtime_id, r.connection_id))
+
+    async def _read_runtimes(self, tenant_id: str) -> list[RuntimeRecord]:
+        reply = await self._call("get_item", Key=_key("runtimes", tenant_id), ConsistentRead=True)
+        entries = from_item(reply.get("Item") or {}).get(_RUNTIMES, {})
+        return [_runtime(tenant_id, c, values) for c, values in entries.items()]
+
+    async def _sweep_runtimes(self, tenant_id: str, *, now_ms: int) -> None:
+        """Remove the tenant's entries that have been dead for the grace period."""
+        records = await self._read_runtimes(tenant_id)
+        await self._remove_dead(
+            [r for r in records if r.expires_at_ms + RUNTIME_SWEEP_GRACE_MS <= now_ms]
+        )
+
+    async def _remove_dead(self, dead: list[RuntimeRecord]) -> None:
+        """Remove dead entries unless their holder re-published them meanwhile."""
+        for record in dead:
+            try:
+                await self._call(
+                    "update_item",
+                    Key=_key("runtimes", record.tenant_id),
+                    UpdateExpression="REMOVE #m.#c",
+                    ConditionExpression="#m.#c.#e = :e",
+                    ExpressionAttributeNames={
+                        "#m": _RUNTIMES,
+                        "#c": record.connection_id,
+                        "#e": "expires_at_ms",
+                    },
+                    ExpressionAttributeValues=to_item({":e": record.expires_at_ms}),
+                )
+            except _Lost:
+                continue  # re-published, or removed by another Host
+
     async def close(self) -> None:
         """Stop the background work and hand this Host's leases back to the shared bucket.
 
@@ -487,6 +676,8 @@ class DynamoStateStore:
             code = error_code(exc)
             if code == _CONFLICT:
                 raise _Lost(getattr(exc, "response", {}).get("Item")) from exc
+            if code == "ValidationException" and "maximum allowed size" in str(exc):
+                raise _TooLarge() from exc
             if degrade and (unreachable(exc) or code in _THROTTLED):
                 raise _Unreachable(exc) from exc
             raise _unavailable(self._table, exc) from exc
@@ -529,6 +720,27 @@ def _session(item: dict[str, Any]) -> SessionRecord:
         created_at_ms=int(values["created_at_ms"]),
         expires_at_ms=int(values["expires_at_ms"]),
         metadata={str(k): str(v) for k, v in values.get("metadata", {}).items()},
+    )
+
+
+def _entry(record: RuntimeRecord) -> dict[str, Any]:
+    """A record's map entry (its tenant and connection id are the item's and the entry's key)."""
+    return {
+        "runtime_id": record.runtime_id,
+        "host_id": record.host_id,
+        "tools": list(record.tools),  # a list, not a string set: a set cannot be empty
+        "expires_at_ms": record.expires_at_ms,
+    }
+
+
+def _runtime(tenant_id: str, connection_id: str, values: dict[str, Any]) -> RuntimeRecord:
+    return RuntimeRecord(
+        connection_id=str(connection_id),
+        runtime_id=str(values["runtime_id"]),
+        tenant_id=tenant_id,
+        host_id=str(values["host_id"]),
+        tools=tuple(str(t) for t in values["tools"]),
+        expires_at_ms=int(values["expires_at_ms"]),
     )
 
 

@@ -16,13 +16,18 @@ import pytest
 from aesp_aws._aws import Aws
 from aesp_aws._dynamo import from_item, to_item
 from aesp_aws.settings import AwsSettings
-from aesp_aws.state import TTL_ATTRIBUTE, DynamoStateStore
+from aesp_aws.state import RUNTIME_SWEEP_GRACE_MS, TTL_ATTRIBUTE, DynamoStateStore
 from aesp_aws.tenancy import DynamoTenantRegistry
 
 from aesp.core.errors import ConfigurationError, ExecutionError, StateError
 from aesp.core.ports.state import BucketSpec
 from aesp.core.ports.tenancy import Tenant, TenantStatus
-from aesp.testing.conformance.state import T0, AbstractStateStoreConformance, session_record
+from aesp.testing.conformance.state import (
+    T0,
+    AbstractStateStoreConformance,
+    runtime_record,
+    session_record,
+)
 from aesp.testing.conformance.tenancy import AbstractTenantRegistryConformance
 from tests.aws_doubles.moto_server import MotoServer
 
@@ -367,6 +372,115 @@ async def test_session_records_expire_through_the_table_ttl(aws: Aws) -> None:
         Key=to_item({"pk": "session#s-1"}),
     )
     assert int(from_item(reply["Item"])[TTL_ATTRIBUTE]) == T0 // 1000 + 2 + 3_600
+
+
+# ---------------------------------------------------------------------- runtime records
+
+
+async def _registry_entries(aws: Aws, tenant_id: str) -> set[str]:
+    """The connection ids in the tenant's registry item as DynamoDB holds it, dead ones too."""
+    reply = await aws.call(
+        "dynamodb",
+        "get_item",
+        TableName=aws.settings.table("state"),
+        Key=to_item({"pk": f"runtimes#{tenant_id}"}),
+    )
+    return set(from_item(reply.get("Item") or {}).get("runtimes", {}))
+
+
+async def test_a_second_host_sees_and_deletes_the_runtimes_the_first_put(
+    aws: Aws, second_host: Aws
+) -> None:
+    one, two = await DynamoStateStore.open(aws), await DynamoStateStore.open(second_host)
+    record = runtime_record(host_id="host-one")
+    await one.put_runtime(record)
+    assert list(await two.runtimes("acme", now_ms=T0)) == [record]
+    assert await two.delete_runtime("c-1") is True  # found from the connection id alone
+    assert await one.runtimes("acme", now_ms=T0) == []
+    assert await one.delete_runtime("c-1") is False
+
+
+async def test_two_hosts_putting_one_tenants_runtimes_at_once_lose_none(
+    aws: Aws, second_host: Aws
+) -> None:
+    one, two = await DynamoStateStore.open(aws), await DynamoStateStore.open(second_host)
+    records = [runtime_record(f"c-{i:02d}", runtime_id=f"rt-{i % 3}") for i in range(20)]
+    stores = [one, two] * 10
+    await asyncio.gather(*(s.put_runtime(r) for s, r in zip(stores, records, strict=True)))
+    listed = await two.runtimes("acme", now_ms=T0)
+    assert sorted(listed, key=lambda r: r.connection_id) == records
+    assert list(listed) == sorted(records, key=lambda r: (r.runtime_id, r.connection_id))
+
+
+async def test_long_dead_runtime_entries_are_removed_when_listed(aws: Aws) -> None:
+    store = await DynamoStateStore.open(aws)
+    await store.put_runtime(runtime_record("dead", expires_at_ms=T0 + 1_000))
+    await store.put_runtime(runtime_record("live", expires_at_ms=T0 + 10 * RUNTIME_SWEEP_GRACE_MS))
+    await store.runtimes("acme", now_ms=T0 + 1_000)  # dead, but within the grace: kept
+    assert await _registry_entries(aws, "acme") == {"dead", "live"}
+    later = T0 + 1_000 + RUNTIME_SWEEP_GRACE_MS
+    assert [r.connection_id for r in await store.runtimes("acme", now_ms=later)] == ["live"]
+    assert await _registry_entries(aws, "acme") == {"live"}
+    assert await store.delete_runtime("dead") is False  # its pointer went, its entry too
+
+
+async def test_a_runtime_pointer_expires_through_the_table_ttl_after_its_record(aws: Aws) -> None:
+    store = await DynamoStateStore.open(aws)
+    await store.put_runtime(runtime_record(expires_at_ms=T0 + 1_500))
+    reply = await aws.call(
+        "dynamodb",
+        "get_item",
+        TableName=aws.settings.table("state"),
+        Key=to_item({"pk": "runtime#c-1"}),
+    )
+    assert from_item(reply["Item"]) == {
+        "pk": "runtime#c-1",
+        "tenant_id": "acme",
+        TTL_ATTRIBUTE: T0 // 1000 + 2 + 3_600,
+    }
+
+
+async def test_a_full_tenant_registry_refuses_a_new_runtime_until_dead_ones_go(
+    aws: Aws, second_host: Aws
+) -> None:
+    await DynamoStateStore.open(aws)
+    one = DynamoStateStore(aws, max_runtimes_per_tenant=3)
+    two = DynamoStateStore(second_host, max_runtimes_per_tenant=3)
+    now = int(time.time() * 1000)  # the sweep that makes room uses the wall clock
+    await one.put_runtime(runtime_record("c-old", expires_at_ms=now - RUNTIME_SWEEP_GRACE_MS))
+    await one.put_runtime(runtime_record("c-1", expires_at_ms=now + 3_600_000))
+    await two.put_runtime(runtime_record("c-2", expires_at_ms=now + 3_600_000))
+    await two.put_runtime(runtime_record("c-3", expires_at_ms=now + 3_600_000))  # room made
+    assert await _registry_entries(aws, "acme") == {"c-1", "c-2", "c-3"}
+    with pytest.raises(ExecutionError, match="Runtime connections") as caught:
+        await one.put_runtime(runtime_record("c-4", expires_at_ms=now + 3_600_000))
+    assert caught.value.code == "RESOURCE_EXHAUSTED"
+    republished = runtime_record("c-2", tools=("echo",), expires_at_ms=now + 7_200_000)
+    await two.put_runtime(republished)  # re-publishing a held connection still works
+    await one.put_runtime(runtime_record("c-4", tenant_id="globex"))  # other tenants unaffected
+    assert republished in await one.runtimes("acme", now_ms=now)
+    assert len(await one.runtimes("acme", now_ms=now)) == 3
+
+
+async def test_a_record_beyond_dynamodbs_item_size_is_refused_not_failed(aws: Aws) -> None:
+    store = await DynamoStateStore.open(aws)
+    tools = tuple(f"tool-{i:04d}-{'x' * 490}" for i in range(900))  # about 450 KB
+    with pytest.raises(ExecutionError, match="Runtime connections") as caught:
+        await store.put_runtime(runtime_record(tools=tools))
+    assert caught.value.code == "RESOURCE_EXHAUSTED"
+    assert await store.runtimes("acme", now_ms=T0) == []
+
+
+async def test_an_unreachable_runtime_registry_fails_closed(nowhere: Aws) -> None:
+    store = DynamoStateStore(nowhere)
+    for attempt in (
+        store.put_runtime(runtime_record()),
+        store.delete_runtime("c-1"),
+        store.runtimes("acme", now_ms=T0),
+    ):
+        with pytest.raises(ExecutionError, match="shared state store") as caught:
+            await attempt
+        assert caught.value.code == "SERVICE_UNAVAILABLE"
 
 
 # ---------------------------------------------------------------------- outage (keep last)

@@ -17,41 +17,50 @@ Session records are bounded too: expired records are dropped by a sweep (at the 
 most once per ``sweep_interval_ms`` otherwise, on the store's own clock). Live sessions are never
 evicted to make room, since that would end someone's session unannounced; at the bound a new
 session is refused with ``RESOURCE_EXHAUSTED`` instead.
+
+Runtime records follow the same rule: expired records are dropped by the same kind of sweep
+(their holder stopped re-publishing them), live ones are never evicted, and at ``max_runtimes``
+a new connection's record is refused with ``RESOURCE_EXHAUSTED`` (re-publishing a held one is
+always accepted).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from aesp.core.errors import ExecutionError, StateError
 from aesp.core.ids import now_ms as wall_clock_ms
-from aesp.core.ports.state import BucketSpec, SessionRecord
+from aesp.core.ports.state import BucketSpec, RuntimeRecord, SessionRecord
 from aesp.core.ratelimit import Bucket, is_full, take
 
-__all__ = ["DEFAULT_MAX_KEYS", "DEFAULT_MAX_SESSIONS", "MemoryStateStore"]
+__all__ = ["DEFAULT_MAX_KEYS", "DEFAULT_MAX_RUNTIMES", "DEFAULT_MAX_SESSIONS", "MemoryStateStore"]
 
 DEFAULT_MAX_KEYS: Final = 100_000  # ~200 bytes per bucket: about 20 MB at the bound
 DEFAULT_MAX_SESSIONS: Final = 100_000  # ~1 KB per record with metadata: about 100 MB at most
+DEFAULT_MAX_RUNTIMES: Final = 10_000  # ~1 KB per record with its tools: about 10 MB at most
 DEFAULT_SWEEP_INTERVAL_MS: Final = 60_000  # idle full buckets are freed within about a minute
 _LRU_TARGET: Final = 0.9  # after an LRU eviction, keep 10% headroom so sweeps stay rare
 
 
 class MemoryStateStore:
-    """Token buckets and session records in dicts, atomic per operation (a lock also covers
+    """Token buckets, session records and runtime records in dicts, atomic per operation (a lock also covers
     callers on other threads).
 
     Args:
         max_keys: Most buckets kept at once.
         sweep_interval_ms: Least time between two sweeps of full buckets (or of expired
-            session records) below the bound.
+            session or runtime records) below the bound.
         max_sessions: Most session records kept at once.
-        clock_ms: Unix milliseconds, for sweeping expired session records (tests pass a fake).
+        max_runtimes: Most runtime records kept at once (all tenants together).
+        clock_ms: Unix milliseconds, for sweeping expired session and runtime records (tests
+            pass a fake).
 
     Raises:
-        ValueError: ``max_keys``, ``sweep_interval_ms`` or ``max_sessions`` is not positive.
+        ValueError: ``max_keys``, ``sweep_interval_ms``, ``max_sessions`` or ``max_runtimes``
+            is not positive.
     """
 
     def __init__(
@@ -60,10 +69,13 @@ class MemoryStateStore:
         max_keys: int = DEFAULT_MAX_KEYS,
         sweep_interval_ms: int = DEFAULT_SWEEP_INTERVAL_MS,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
+        max_runtimes: int = DEFAULT_MAX_RUNTIMES,
         clock_ms: Callable[[], int] = wall_clock_ms,
     ) -> None:
-        if max_keys <= 0 or sweep_interval_ms <= 0 or max_sessions <= 0:
-            raise ValueError("max_keys, max_sessions and sweep_interval_ms must be positive")
+        if min(max_keys, sweep_interval_ms, max_sessions, max_runtimes) <= 0:
+            raise ValueError(
+                "max_keys, max_sessions, max_runtimes and sweep_interval_ms must be positive"
+            )
         self._max_keys = max_keys
         self._sweep_interval_ms = sweep_interval_ms
         self._max_sessions = max_sessions
@@ -71,9 +83,12 @@ class MemoryStateStore:
         # key -> (bucket, spec); least recently used first.
         self._buckets: OrderedDict[str, tuple[Bucket, BucketSpec]] = OrderedDict()
         self._sessions: dict[str, SessionRecord] = {}
+        self._max_runtimes = max_runtimes
+        self._runtimes: dict[str, RuntimeRecord] = {}  # connection id -> record
         self._lock = threading.Lock()
         self._last_sweep_ms: int | None = None
         self._last_session_sweep_ms = clock_ms()
+        self._last_runtime_sweep_ms = self._last_session_sweep_ms
 
     async def take(self, key: str, spec: BucketSpec, *, now_ms: int, cost: int = 1) -> int:
         """Take ``cost`` tokens from bucket ``key`` (created full on first use).
@@ -134,6 +149,49 @@ class MemoryStateStore:
         with self._lock:
             return self._sessions.pop(session_id, None) is not None
 
+    async def put_runtime(self, record: RuntimeRecord) -> None:
+        """Create or replace the record of ``record.connection_id``.
+
+        Raises:
+            ExecutionError: ``RESOURCE_EXHAUSTED`` when ``max_runtimes`` live records are held
+                and this is a new connection.
+        """
+        with self._lock:
+            if record.connection_id not in self._runtimes:
+                now = self._clock_ms()
+                full = len(self._runtimes) >= self._max_runtimes
+                if full or now - self._last_runtime_sweep_ms >= self._sweep_interval_ms:
+                    self._sweep_runtimes(now)
+                if len(self._runtimes) >= self._max_runtimes:
+                    raise ExecutionError(
+                        "RESOURCE_EXHAUSTED",
+                        f"This Host holds {self._max_runtimes} live Runtime connections, its "
+                        "limit; retry once some have closed.",
+                        retry_after_ms=1000,
+                        remediation_steps=("Close Runtime connections that are no longer used.",),
+                    )
+            self._runtimes[record.connection_id] = record
+
+    async def delete_runtime(self, connection_id: str) -> bool:
+        """Forget the record; False when there was none."""
+        with self._lock:
+            return self._runtimes.pop(connection_id, None) is not None
+
+    async def runtimes(self, tenant_id: str, *, now_ms: int) -> Sequence[RuntimeRecord]:
+        """The tenant's records alive at ``now_ms``, sorted by runtime id then connection id."""
+        with self._lock:
+            live = [
+                r
+                for r in self._runtimes.values()
+                if r.tenant_id == tenant_id and r.expires_at_ms > now_ms
+            ]
+        return sorted(live, key=lambda r: (r.runtime_id, r.connection_id))
+
+    def runtime_count(self) -> int:
+        """How many runtime records are held, expired ones not yet swept included."""
+        with self._lock:
+            return len(self._runtimes)
+
     def __len__(self) -> int:
         """How many buckets are held (for tests and metrics)."""
         with self._lock:
@@ -145,10 +203,18 @@ class MemoryStateStore:
             return len(self._sessions)
 
     async def close(self) -> None:
-        """Forget every bucket and session record."""
+        """Forget every bucket, session record and runtime record."""
         with self._lock:
             self._buckets.clear()
             self._sessions.clear()
+            self._runtimes.clear()
+
+    def _sweep_runtimes(self, now_ms: int) -> None:
+        """Drop every runtime record that has expired at ``now_ms`` (its holder went away)."""
+        self._last_runtime_sweep_ms = now_ms
+        expired = [k for k, r in self._runtimes.items() if r.expires_at_ms <= now_ms]
+        for key in expired:
+            del self._runtimes[key]
 
     def _sweep_sessions(self, now_ms: int) -> None:
         """Drop every session record that has expired at ``now_ms``."""

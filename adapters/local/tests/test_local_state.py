@@ -9,7 +9,12 @@ from aesp_local.state import MemoryStateStore
 
 from aesp.core.errors import ExecutionError
 from aesp.core.ports.state import BucketSpec
-from aesp.testing.conformance.state import T0, AbstractStateStoreConformance, session_record
+from aesp.testing.conformance.state import (
+    T0,
+    AbstractStateStoreConformance,
+    runtime_record,
+    session_record,
+)
 
 SPEC = BucketSpec(rate_per_s=10.0, burst=2)
 
@@ -66,6 +71,8 @@ def test_the_store_refuses_a_zero_bound() -> None:
         MemoryStateStore(max_keys=0)
     with pytest.raises(ValueError, match="positive"):
         MemoryStateStore(max_sessions=0)
+    with pytest.raises(ValueError, match="positive"):
+        MemoryStateStore(max_runtimes=0)
 
 
 class Clock:
@@ -124,3 +131,39 @@ async def test_close_forgets_sessions() -> None:
     await store.put_session(session_record())
     await store.close()
     assert await store.get_session("s-1") is None
+
+
+async def test_expired_runtimes_make_room_at_the_bound_and_live_ones_are_never_evicted() -> None:
+    clock = Clock()
+    store = MemoryStateStore(max_runtimes=2, clock_ms=clock)
+    await store.put_runtime(runtime_record("short", expires_at_ms=T0 + 1_000))
+    await store.put_runtime(runtime_record("long"))
+    with pytest.raises(ExecutionError, match="Runtime connections") as caught:
+        await store.put_runtime(runtime_record("refused"))
+    assert caught.value.code == "RESOURCE_EXHAUSTED"
+    await store.put_runtime(runtime_record("long", tools=("echo",)))  # re-publishing is fine
+    clock.now_ms = T0 + 1_000  # "short" expires exactly now
+    await store.put_runtime(runtime_record("admitted"))
+    assert store.runtime_count() == 2
+    listed = await store.runtimes("acme", now_ms=T0)
+    assert [r.connection_id for r in listed] == ["admitted", "long"]
+
+
+async def test_expired_runtimes_are_swept_below_the_bound_too() -> None:
+    clock = Clock()
+    store = MemoryStateStore(max_runtimes=1000, sweep_interval_ms=1000, clock_ms=clock)
+    for i in range(10):
+        await store.put_runtime(runtime_record(f"c{i}", expires_at_ms=T0 + 500))
+    clock.now_ms = T0 + 999  # expired, but the sweep interval has not passed
+    await store.put_runtime(runtime_record("a"))
+    assert store.runtime_count() == 11
+    clock.now_ms = T0 + 1_000
+    await store.put_runtime(runtime_record("b"))
+    assert store.runtime_count() == 2
+
+
+async def test_close_forgets_runtimes() -> None:
+    store = MemoryStateStore()
+    await store.put_runtime(runtime_record())
+    await store.close()
+    assert await store.runtimes("acme", now_ms=T0) == []

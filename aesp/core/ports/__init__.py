@@ -20,7 +20,7 @@ from aesp.core.ports.governance import ApprovalStore
 from aesp.core.ports.identity import IdentityStore
 from aesp.core.ports.policy import PolicyStore
 from aesp.core.ports.rbac import RoleStore
-from aesp.core.ports.state import SessionRecord, StateStore
+from aesp.core.ports.state import RuntimeRecord, SessionRecord, StateStore
 from aesp.core.ports.tenancy import TenantRegistry
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "IdentityStore",
     "PolicyStore",
     "RoleStore",
+    "RuntimeRecord",
     "SessionRecord",
     "StateStore",
     "TenantRegistry",

@@ -6,12 +6,16 @@ Two kinds of shared state live here:
   asks for one on every call, so the local realisation answers from memory;
 - session records: what a Host needs to honour a session that another replica created (its
   tenant and principal, bound once at creation, and its expiry). The Runtimes, idempotency
-  cache and active invocations of a session stay with the Host that holds them.
+  cache and active invocations of a session stay with the Host that holds them;
+- the runtime registry: which Runtime connections each Host holds and the tools they fulfil
+  for their tenant, so a Host can see the tools a tenant has on other replicas. Each holder
+  re-publishes its records before they expire; a Host that dies stops re-publishing, so its
+  records expire by themselves and nobody has to clean up after it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -51,9 +55,53 @@ class SessionRecord:
             raise ValueError("a session record needs a session id, a tenant id and a principal id")
 
 
+@dataclass(frozen=True, slots=True)
+class RuntimeRecord:
+    """A Runtime connection one Host holds, as the other Host replicas see it.
+
+    The holder assigns ``connection_id`` (unique per connection) and re-publishes the record
+    before ``expires_at_ms``; after that instant the record is dead and no store lists it, so
+    the records of a Host that died go away by themselves.
+
+    Attributes:
+        connection_id: Unique per connection; a record is replaced by its connection id.
+        runtime_id: The Runtime's id (one Runtime may hold several connections).
+        tenant_id: The tenant whose calls the connection serves.
+        host_id: Which Host replica holds the connection.
+        tools: The tool names it fulfils for its whole tenant, sorted, without repeats.
+        expires_at_ms: Unix ms after which the record is dead unless re-published.
+
+    Raises:
+        ValueError: An id is empty, or ``tools`` is not a sorted tuple of distinct non-empty
+            names (a programming error: the Host assigns the ids and sorts the tools).
+    """
+
+    connection_id: str
+    runtime_id: str
+    tenant_id: str
+    host_id: str
+    tools: tuple[str, ...]
+    expires_at_ms: int
+
+    def __post_init__(self) -> None:
+        if not (self.connection_id and self.runtime_id and self.tenant_id and self.host_id):
+            raise ValueError(
+                "a runtime record needs a connection id, a runtime id, a tenant id and a host id"
+            )
+        tools = self.tools
+        if (
+            not isinstance(tools, tuple)
+            or not all(isinstance(t, str) and t for t in tools)
+            or any(a >= b for a, b in zip(tools, tools[1:], strict=False))
+        ):
+            raise ValueError(
+                "a runtime record's tools must be a sorted tuple of distinct non-empty names"
+            )
+
+
 @runtime_checkable
 class StateStore(Protocol):
-    """Shared counters and session records.
+    """Shared counters, session records and the runtime registry.
 
     Implementations must be atomic across Host replicas sharing them: two Hosts on one store
     behave like one. A store that cannot be reached fails closed: its methods raise an
@@ -100,6 +148,36 @@ class StateStore(Protocol):
         Returns:
             True when a record was deleted; False when none was stored (unknown, or already
             deleted), so a repeated delete is harmless.
+        """
+        ...
+
+    async def put_runtime(self, record: RuntimeRecord) -> None:
+        """Create or replace (by ``connection_id``) the record of a Runtime connection.
+
+        The holder calls it when the connection is registered, when its tools change, and
+        again before ``expires_at_ms`` to keep the record alive. Putting an equal record again
+        changes nothing.
+
+        Raises:
+            ExecutionError: ``RESOURCE_EXHAUSTED`` when a bounded store holds as many live
+                records (or, per tenant, as large a set of them) as it may.
+        """
+        ...
+
+    async def delete_runtime(self, connection_id: str) -> bool:
+        """Forget the record of ``connection_id`` (the connection closed).
+
+        Returns:
+            True when a record was deleted; False when none was stored (unknown, already
+            deleted, or expired and dropped), so a repeated delete is harmless.
+        """
+        ...
+
+    async def runtimes(self, tenant_id: str, *, now_ms: int) -> Sequence[RuntimeRecord]:
+        """The unexpired records of ``tenant_id`` (``expires_at_ms > now_ms``), on every Host.
+
+        Sorted by ``(runtime_id, connection_id)``; never another tenant's record. Meant for a
+        background refresh, not for the per-call path: shared realisations read the cloud.
         """
         ...
 

@@ -8,6 +8,9 @@ Session records: what Host replicas share so that any of them honours a session 
 a record binds its tenant and principal for life (item 180), so it is created once and never
 rebound. Whether a *second store object* sees the first one's records is a property of shared
 realisations only, so that test lives with them (e.g. the DynamoDB adapter's tests).
+
+Runtime records: the registry of Runtime connections each Host holds; replaced by connection
+id, listed per tenant (never another's) in a fixed order, and dead once expired.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 import pytest
 
 from aesp.core.errors import StateError
-from aesp.core.ports.state import BucketSpec, SessionRecord, StateStore
+from aesp.core.ports.state import BucketSpec, RuntimeRecord, SessionRecord, StateStore
 
 T0 = 1_700_000_000_000  # an arbitrary "now", Unix ms
 TEN_PER_S = BucketSpec(rate_per_s=10.0, burst=3)  # one token per 100 ms
@@ -38,6 +41,22 @@ def session_record(
     }
     values.update(changes)
     return SessionRecord(**values)
+
+
+def runtime_record(
+    connection_id: str = "c-1", tenant_id: str = "acme", **changes: Any
+) -> RuntimeRecord:
+    """A runtime record alive for a minute from :data:`T0`; ``changes`` override fields."""
+    values: dict[str, Any] = {
+        "connection_id": connection_id,
+        "runtime_id": "rt-1",
+        "tenant_id": tenant_id,
+        "host_id": "host-a",
+        "tools": ("echo", "search"),
+        "expires_at_ms": T0 + 60_000,
+    }
+    values.update(changes)
+    return RuntimeRecord(**values)
 
 
 class AbstractStateStoreConformance:
@@ -161,3 +180,75 @@ class AbstractStateStoreConformance:
         for field_name in ("session_id", "tenant_id", "principal_id"):
             with pytest.raises(ValueError, match="session record"):
                 session_record(**{field_name: ""})
+
+    # ------------------------------------------------------------------ runtime records
+
+    async def test_a_runtime_record_round_trips(self, port: StateStore) -> None:
+        record = runtime_record()
+        await port.put_runtime(record)
+        assert list(await port.runtimes("acme", now_ms=T0)) == [record]
+
+    async def test_a_runtime_record_is_replaced_by_its_connection_id(
+        self, port: StateStore
+    ) -> None:
+        await port.put_runtime(runtime_record())
+        newer = runtime_record(tools=("echo",), expires_at_ms=T0 + 120_000)
+        await port.put_runtime(newer)  # re-published with fewer tools and a later expiry
+        await port.put_runtime(newer)  # an equal record again changes nothing
+        assert list(await port.runtimes("acme", now_ms=T0 + 90_000)) == [newer]
+        moved = runtime_record(tenant_id="globex")  # the connection id decides, tenant and all
+        await port.put_runtime(moved)
+        assert await port.runtimes("acme", now_ms=T0) == []
+        assert list(await port.runtimes("globex", now_ms=T0)) == [moved]
+
+    async def test_a_deleted_runtime_is_gone_and_a_second_delete_says_so(
+        self, port: StateStore
+    ) -> None:
+        await port.put_runtime(runtime_record("c-1"))
+        await port.put_runtime(runtime_record("c-2"))
+        assert await port.delete_runtime("c-1") is True
+        assert [r.connection_id for r in await port.runtimes("acme", now_ms=T0)] == ["c-2"]
+        assert await port.delete_runtime("c-1") is False
+        assert await port.delete_runtime("never-registered") is False
+
+    async def test_expired_runtime_records_are_not_listed(self, port: StateStore) -> None:
+        await port.put_runtime(runtime_record("short", expires_at_ms=T0 + 1_000))
+        await port.put_runtime(runtime_record("long"))
+        assert len(await port.runtimes("acme", now_ms=T0 + 999)) == 2
+        listed = await port.runtimes("acme", now_ms=T0 + 1_000)  # dead from its expiry on
+        assert [r.connection_id for r in listed] == ["long"]
+        assert await port.runtimes("acme", now_ms=T0 + 60_000) == []
+
+    async def test_runtime_records_of_two_tenants_never_mix(self, port: StateStore) -> None:
+        a = runtime_record("c-a", "acme")
+        b = runtime_record("c-b", "globex", runtime_id="rt-2", tools=("ledger",))
+        await asyncio.gather(port.put_runtime(a), port.put_runtime(b))
+        assert list(await port.runtimes("acme", now_ms=T0)) == [a]
+        assert list(await port.runtimes("globex", now_ms=T0)) == [b]
+        assert await port.runtimes("initech", now_ms=T0) == []
+        assert await port.delete_runtime("c-a") is True
+        assert list(await port.runtimes("globex", now_ms=T0)) == [b]
+
+    async def test_runtime_records_are_sorted_by_runtime_then_connection(
+        self, port: StateStore
+    ) -> None:
+        order = [("rt-a", "c-2"), ("rt-a", "c-9"), ("rt-b", "c-1"), ("rt-c", "c-0")]
+        for runtime_id, connection_id in reversed(order):
+            await port.put_runtime(runtime_record(connection_id, runtime_id=runtime_id))
+        listed = await port.runtimes("acme", now_ms=T0)
+        assert [(r.runtime_id, r.connection_id) for r in listed] == order
+
+    async def test_runtime_records_and_sessions_do_not_collide(self, port: StateStore) -> None:
+        await port.put_session(session_record("c-1"))
+        await port.put_runtime(runtime_record("c-1"))
+        assert await port.delete_runtime("c-1") is True
+        assert await port.get_session("c-1") == session_record("c-1")
+
+    async def test_a_runtime_record_needs_its_ids_and_sorted_tools(self) -> None:
+        for field_name in ("connection_id", "runtime_id", "tenant_id", "host_id"):
+            with pytest.raises(ValueError, match="runtime record"):
+                runtime_record(**{field_name: ""})
+        for tools in (("search", "echo"), ("echo", "echo"), ("",), ["echo"]):
+            with pytest.raises(ValueError, match="sorted tuple"):
+                runtime_record(tools=tools)
+        assert runtime_record(tools=()).tools == ()

@@ -5,7 +5,7 @@ away for sessions already held."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ from aesp_local.state import MemoryStateStore
 
 from aesp.core.config import LimitsConfig
 from aesp.core.errors import AespError
-from aesp.core.ports.state import BucketSpec, SessionRecord
+from aesp.core.ports.state import BucketSpec, RuntimeRecord, SessionRecord, StateStore
 from aesp.core.principal import Principal
 from aesp.core.sessions import SessionManager
 from aesp.core.shared_sessions import SharedSessions
@@ -49,6 +49,18 @@ class Away:
         self._check()
         return await self.inner.delete_session(session_id)
 
+    async def put_runtime(self, record: RuntimeRecord) -> None:
+        self._check()
+        await self.inner.put_runtime(record)
+
+    async def delete_runtime(self, connection_id: str) -> bool:
+        self._check()
+        return await self.inner.delete_runtime(connection_id)
+
+    async def runtimes(self, tenant_id: str, *, now_ms: int) -> Sequence[RuntimeRecord]:
+        self._check()
+        return await self.inner.runtimes(tenant_id, now_ms=now_ms)
+
     async def close(self) -> None:
         await self.inner.close()
 
@@ -73,7 +85,9 @@ class Replica:
 
 @pytest.fixture
 def store() -> Away:
-    return Away(MemoryStateStore())
+    away = Away(MemoryStateStore())
+    assert isinstance(away, StateStore)  # the double implements the whole port
+    return away
 
 
 async def test_a_session_created_on_one_host_is_used_on_the_other(store: Away) -> None:
