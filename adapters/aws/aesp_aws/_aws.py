@@ -61,9 +61,7 @@ class Aws:
 
     async def call(self, service: str, operation: str, /, **kwargs: Any) -> Any:
         """Run ``client(service).<operation>(**kwargs)`` in a worker thread and return its reply."""
-        method = getattr(self.client(service), operation)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(method, **kwargs))
+        return await self.run(getattr(self.client(service), operation), **kwargs)
 
     async def run(self, function: Any, /, *args: Any, **kwargs: Any) -> Any:
         """Run any blocking boto3 work (a paginator, a waiter) on this object's threads."""

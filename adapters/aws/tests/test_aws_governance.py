@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import json
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -21,7 +19,6 @@ from aesp_aws.governance import DynamoApprovalStore
 from aesp_aws.settings import AwsSettings
 from aesp_aws.workflows import DynamoWorkflowStore
 from botocore.exceptions import ClientError
-from moto.dynamodb.models import DynamoDBBackend
 
 from aesp.core.errors import ConfigurationError, ExecutionError, ValidationError
 from aesp.core.ports.governance import ApprovalStatus, Verdict
@@ -33,46 +30,6 @@ from tests.aws_doubles.moto_server import MotoServer
 APPROVED, REJECTED = ApprovalStatus.APPROVED, ApprovalStatus.REJECTED
 DEAD_ENDPOINT = "http://127.0.0.1:9"  # the discard port: nothing listens, connections fail fast
 EXECUTION_WAIT_S = 20.0  # moto runs executions in threads; generous on a loaded 2-core machine
-
-
-_BACKEND_OPERATIONS = (
-    "put_item",
-    "update_item",
-    "delete_item",
-    "transact_write_items",
-    "batch_write_item",
-    "get_item",
-    "query",
-    "scan",
-    "batch_get_item",
-    "transact_get_items",
-)
-
-
-@pytest.fixture(autouse=True)
-def serializable_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the moto double as isolated as DynamoDB is (a fidelity fix of the double, not a
-    change to the code under test).
-
-    moto applies ``TransactWriteItems`` item by item and cancels by restoring a snapshot of the
-    whole table taken when the transaction began; with concurrent requests (moto's server is
-    threaded) a cancelled transaction then erases writes other requests committed meanwhile,
-    and readers see half a transaction. DynamoDB serialises a transaction with every other
-    access to its items, which is what the race tests rely on; running moto's DynamoDB backend
-    one operation at a time restores that.
-    """
-    lock = threading.RLock()
-
-    def serialised(operation: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(operation)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return operation(*args, **kwargs)
-
-        return run
-
-    for name in _BACKEND_OPERATIONS:
-        monkeypatch.setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
 
 
 @pytest.fixture

@@ -7,15 +7,12 @@ against DESIGN §12's 1.5 s to the first served call.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from types import ModuleType
 
-_module: ModuleType | None = None
 
-
+@functools.cache
 def cel() -> ModuleType:
     """The ``cel`` module (imported on the first call)."""
-    global _module
-    if _module is None:
-        _module = importlib.import_module("cel")
-    return _module
+    return importlib.import_module("cel")

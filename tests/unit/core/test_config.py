@@ -65,3 +65,21 @@ def test_missing_or_broken_file_is_invalid_config(tmp_path: Path) -> None:
 def test_nested_sections_are_not_settings_of_host() -> None:
     with pytest.raises(ConfigurationError, match="host.tls"):
         parse_config({"host": {"tls": {}}}, base=Path("/srv"))
+
+
+def test_adapter_tables_are_kept_for_their_adapters() -> None:
+    cfg = parse_config({"adapters": {"aws": {"region": "eu-west-1"}}}, base=Path("/tmp"))
+    assert cfg.adapters == {"aws": {"region": "eu-west-1"}}
+
+
+@pytest.mark.parametrize("raw", [{"adapters": "aws"}, {"adapters": {"aws": "eu-west-1"}}])
+def test_adapters_must_hold_one_table_per_profile(raw: dict[str, object]) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        parse_config(raw, base=Path("/tmp"))
+    assert caught.value.code == "INVALID_CONFIG"
+    assert "[adapters.aws]" in caught.value.message
+
+
+def test_adapters_under_host_is_not_a_setting() -> None:
+    with pytest.raises(ConfigurationError, match="host.adapters"):
+        parse_config({"host": {"adapters": {}}}, base=Path("/tmp"))
