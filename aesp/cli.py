@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import contextlib
 import importlib
 import importlib.util
@@ -69,6 +70,10 @@ def _serve(args: argparse.Namespace) -> int:
 
             use_json_logs()
         running = await start_host(config)
+        # What start-up built lives as long as the process: take it out of the collector's
+        # full passes, which would otherwise walk all of it in the middle of calls.
+        gc.collect()
+        gc.freeze()
         # Handlers first, then the ready line: whoever waits for that line may stop us at once.
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -11,7 +11,8 @@ The evaluation timeout (C-33: 100 ms) cannot interrupt ``cel.Program.execute``: 
 synchronous Rust call that holds the GIL. So its cost is bounded *before* it runs: conditions
 are short (:data:`MAX_CONDITION_LENGTH`), comprehensions are not nested
 (:data:`MAX_COMPREHENSION_NESTING`: a nested one is quadratic in list sizes a caller controls),
-only the engine's native functions are allowed (no Python callbacks), and the activation's
+only the engine's native functions are allowed (no Python callback but this package's own
+``matches()`` cache, which runs in linear time), and the activation's
 size is capped per call (``MAX_ACTIVATION_ELEMENTS``). The engine then measures and denies when
 the budget was exceeded anyway.
 """
@@ -28,6 +29,7 @@ from aesp.core.errors import ValidationError
 from aesp.core.policy._cel import cel as _cel
 from aesp.core.policy.check import TIME_METHODS, CheckError, check_references
 from aesp.core.policy.flatten import Binding, Needs, rewrite
+from aesp.core.policy.matches import rename_matches
 from aesp.core.policy.model import (
     ApprovalRequirement,
     Effect,
@@ -302,15 +304,17 @@ def compile_policy(
         )
     except CheckError as exc:
         raise _reject(defn, "check", str(exc), reference=exc.reference, tool=exc.tool) from None
-    # (5): the program that runs reads flat variables (cheaper to bind per call).
+    # (5): the program that runs reads flat variables (cheaper to bind per call), and calls
+    # matches() through the cache of compiled patterns (aesp.core.policy.matches).
     executed, needs = _flattened(defn.condition, found.references, found.binders)
+    executed = _cached_matches(executed or program)
     return CompiledPolicy(
         definition=defn,
         effect=effect,
         tools=tools,
         actions=actions or None,
-        program=executed or program,
-        executed_source=defn.condition if executed is None else executed.source,
+        program=executed,
+        executed_source=executed.source,
         references=found.references,
         needs=needs,
         arg_schemas=result.arg_schemas,
@@ -332,6 +336,21 @@ def _flattened(
             pass
     roots = {ref.root for ref in references}
     return None, Needs({root: Binding(root, (), None) for root in roots})
+
+
+def _cached_matches(program: cel.Program) -> cel.Program:
+    """``program`` calling :data:`~aesp.core.policy.matches.FUNCTION` for ``matches()``.
+
+    The original is kept when the condition has no ``matches`` or the renamed one does not
+    compile (the engine's built-in then runs, with the same answers, only slower).
+    """
+    renamed = rename_matches(program.source)
+    if renamed is None:
+        return program
+    try:
+        return _cel().compile(renamed)
+    except Exception:  # noqa: BLE001 - keep the program that compiled
+        return program
 
 
 def _first_line(exc: Exception) -> str:

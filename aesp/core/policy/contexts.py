@@ -30,6 +30,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from aesp.core.policy._cel import cel as _cel
+from aesp.core.policy.matches import FUNCTION as MATCHES
+from aesp.core.policy.matches import matches
 
 if TYPE_CHECKING:
     import cel
@@ -61,11 +63,14 @@ def _snapshot(value: Any) -> object | None:
 
 
 class _Entry:
-    __slots__ = ("context", "snapshots")
+    __slots__ = ("context", "snapshots", "values")
 
-    def __init__(self, context: cel.Context, snapshots: dict[str, object | None]) -> None:
+    def __init__(self, context: cel.Context, variables: Mapping[str, Any]) -> None:
         self.context = context
-        self.snapshots = snapshots
+        self.snapshots = {n: _snapshot(v) for n, v in variables.items()}
+        # The objects bound last: the very same immutable object again (a role tuple from
+        # the principal's cached grants, a contract's classification) needs no snapshot.
+        self.values = dict(variables)
 
 
 class ContextCache(threading.local):
@@ -85,11 +90,22 @@ class ContextCache(threading.local):
         entry = self._entries.get(key)
         if entry is not None and entry.snapshots.keys() == variables.keys():
             try:
+                values = entry.values
                 for name, value in variables.items():
+                    # NOTE: identity is enough only for immutable values: never a list (it may
+                    # have changed in place), and only when a snapshot exists (a tuple holding
+                    # only immutable scalars; a tuple holding a list has none).
+                    if (
+                        value is values[name]
+                        and type(value) is not list
+                        and entry.snapshots[name] is not None
+                    ):
+                        continue
                     snap = _snapshot(value)
                     if snap is None or snap != entry.snapshots[name]:
                         entry.context.add_variable(name, value)
                         entry.snapshots[name] = snap
+                    values[name] = value
             except Exception:
                 del self._entries[key]
                 raise
@@ -98,7 +114,8 @@ class ContextCache(threading.local):
         if entry is not None:
             del self._entries[key]
         context = _cel().Context(dict(variables))
-        self._entries[key] = _Entry(context, {n: _snapshot(v) for n, v in variables.items()})
+        context.add_function(MATCHES, matches)  # rewritten conditions call it
+        self._entries[key] = _Entry(context, variables)
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)
         return context

@@ -45,6 +45,7 @@ from aesp.core.policy.activation import (
 from aesp.core.policy.compile import CompiledPolicy, compile_policy
 from aesp.core.policy.contexts import ContextCache
 from aesp.core.policy.flatten import Needs, readable
+from aesp.core.policy.matches import FUNCTION as MATCHES_FUNCTION
 from aesp.core.policy.model import (
     EVALUATION_TIMEOUT_MS,
     PLATFORM,
@@ -73,6 +74,10 @@ class _Bucket:
     allow: tuple[CompiledPolicy, ...]
     plan: Plan
     coercers: Mapping[str, Coercer]
+    # Evaluation order (DENY, REQUIRE_APPROVAL, AUDIT, ALLOW) as (policy, id, program, effect),
+    # read once here instead of through attributes on every call.
+    ordered: tuple[tuple[CompiledPolicy, str, Any, Effect], ...] = ()
+    ids: tuple[str, ...] = ()
 
 
 class PolicySet:
@@ -233,13 +238,22 @@ class PolicySet:
         for policy in picked:
             needs = needs.union(policy.needs)
             schemas.update(policy.arg_schemas.get(tool, {}))
+        by_effect = {
+            effect: tuple(p for p in picked if p.effect is effect)
+            for effect in (Effect.DENY, Effect.REQUIRE_APPROVAL, Effect.AUDIT, Effect.ALLOW)
+        }
+        ordered = tuple(
+            (p, p.policy_id, p.program, p.effect) for group in by_effect.values() for p in group
+        )
         return _Bucket(
-            deny=tuple(p for p in picked if p.effect is Effect.DENY),
-            approve=tuple(p for p in picked if p.effect is Effect.REQUIRE_APPROVAL),
-            audit=tuple(p for p in picked if p.effect is Effect.AUDIT),
-            allow=tuple(p for p in picked if p.effect is Effect.ALLOW),
+            deny=by_effect[Effect.DENY],
+            approve=by_effect[Effect.REQUIRE_APPROVAL],
+            audit=by_effect[Effect.AUDIT],
+            allow=by_effect[Effect.ALLOW],
             plan=plan(needs),
             coercers=coercers_for(schemas),
+            ordered=ordered,
+            ids=tuple(entry[1] for entry in ordered),
         )
 
     def evaluate(self, activation: Activation, *, without_args: bool = False) -> PolicyOutcome:
@@ -269,8 +283,7 @@ class PolicySet:
         bucket = self._bucket_cached(
             activation.tenant_id, activation.tool, activation.action, without_args
         )
-        total = len(bucket.deny) + len(bucket.approve) + len(bucket.audit) + len(bucket.allow)
-        if total == 0:
+        if not bucket.ordered:
             return self._no_policy(activation)
         # (2) and (3): one conversion per call, shared by every policy.
         try:
@@ -284,31 +297,31 @@ class PolicySet:
         except Exception as exc:  # noqa: BLE001 - an unconvertible value fails closed
             return self._failed("", f"the activation cannot be converted: {_short(exc)}", (), None)
         budget = self.timeout_ms / 1000
-        evaluated: list[str] = []
+        clock = self._clock
         matched: dict[Effect, list[str]] = {
             Effect.REQUIRE_APPROVAL: [],
             Effect.AUDIT: [],
             Effect.ALLOW: [],
         }
         approvals: list[ApprovalRequirement] = []
-        for policy in (*bucket.deny, *bucket.approve, *bucket.audit, *bucket.allow):
-            evaluated.append(policy.policy_id)
+        for k, (policy, policy_id, program, effect) in enumerate(bucket.ordered):
             try:
-                result = policy.program.execute(context)
+                result = program.execute(context)
             except Exception as exc:  # noqa: BLE001 - "A CEL evaluation error denies" (161)
-                return self._failed(policy.policy_id, _short(exc), evaluated, matched)
+                return self._failed(policy_id, _short(exc), bucket.ids[: k + 1], matched)
             if result is True:
-                if policy.effect is Effect.DENY:  # (4): "If any DENY condition is true, deny."
-                    return self._denied(policy, activation, evaluated)
-                matched[policy.effect].append(policy.policy_id)  # (5), (6)
+                if effect is Effect.DENY:  # (4): "If any DENY condition is true, deny."
+                    return self._denied(policy, activation, bucket.ids[: k + 1])
+                matched[effect].append(policy_id)  # (5), (6)
                 if policy.approval is not None:
                     approvals.append(policy.approval)
             elif result is not False:
                 reason = f"the condition returned {type(result).__name__}, not a bool"
-                return self._failed(policy.policy_id, reason, evaluated, matched)
-            if self._clock() - start > budget:
+                return self._failed(policy_id, reason, bucket.ids[: k + 1], matched)
+            if clock() - start > budget:
                 reason = f"evaluation exceeded the {self.timeout_ms:g} ms budget"
-                return self._failed(policy.policy_id, reason, evaluated, matched)
+                return self._failed(policy_id, reason, bucket.ids[: k + 1], matched)
+        evaluated = bucket.ids
         # (7): deny-overrides is done; ALLOW matters only when the set requires one.
         audits, allowed_by = tuple(matched[Effect.AUDIT]), tuple(matched[Effect.ALLOW])
         if self.require_allow and not allowed_by:
@@ -351,7 +364,7 @@ class PolicySet:
         )
 
     def _denied(
-        self, policy: CompiledPolicy, activation: Activation, evaluated: list[str]
+        self, policy: CompiledPolicy, activation: Activation, evaluated: tuple[str, ...]
     ) -> PolicyOutcome:
         defn = policy.definition
         return PolicyOutcome(
@@ -397,7 +410,8 @@ def reads_args(policy: CompiledPolicy) -> bool:
 
 
 def _short(exc: Exception) -> str:
-    text = readable(" ".join(str(exc).split())) or type(exc).__name__
+    text = " ".join(str(exc).split()).replace(MATCHES_FUNCTION, "matches")
+    text = readable(text) or type(exc).__name__
     return f"{type(exc).__name__}: {text[:_ERROR_TEXT]}"
 
 

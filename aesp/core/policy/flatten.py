@@ -60,7 +60,16 @@ def variable_path(name: str) -> str:
         return name
     parts = []
     for enc in name[len(PREFIX) :].split("__"):
-        parts.append(enc[1:] if enc[:1] == "S" else bytes.fromhex(enc[1:]).decode())
+        kind, body = enc[:1], enc[1:]
+        if kind == "S":
+            parts.append(body)
+        elif kind == "H":
+            try:
+                parts.append(bytes.fromhex(body).decode())
+            except ValueError:
+                return name
+        else:
+            return name  # another name of ours (the matches() function), not a variable
     return ".".join(parts)
 
 
