@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 from aesp.core import ids, plugins
@@ -136,6 +136,7 @@ class Host:
         self.governance: Governance | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._pending: set[asyncio.Task[None]] = set()
+        self.stop_budget_s = STOP_BUDGET_S  # how long stop() waits on the ports together
 
     def apply_mode(self, mode: str) -> None:
         """Switch the operating mode live (``host.mode``); the configuration checks that an AESP
@@ -167,13 +168,22 @@ class Host:
             conn.outbox.put_nowait(Disconnect("the Host is shutting down"))
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
+        # The ports may be remote (a cloud store in an outage, far behind): they share one
+        # bounded wait, so a Host always stops. The audit log is local and always closed last.
+        deadline = asyncio.get_running_loop().time() + self.stop_budget_s
+        steps: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         if self.governance is not None:
-            await self.governance.stop()
-        await self.control.stop()
-        await self.metering.close()  # settles and usage still queued reach the ledger first
-        await self.cost.close()
-        await self.runtime_directory.stop()  # withdraws this replica's records
-        await self.state.close()
+            steps.append(("the governance workflows", self.governance.stop))
+        steps += [
+            ("the control plane", self.control.stop),
+            # settles and usage still queued reach the ledger first
+            ("metering (settlements and usage records)", self.metering.close),
+            ("the Cost port", self.cost.close),
+            ("the runtime registry", self.runtime_directory.stop),  # withdraws our records
+            ("the State port", self.state.close),
+        ]
+        for what, step in steps:
+            await _within(deadline, what, step)
         await self.audit.close()
         if self.audit_shipper is not None:
             await self.audit_shipper.stop(flush=True)  # after close: the last events are written
@@ -580,6 +590,22 @@ REQUIRED_PORTS: Mapping[str, type] = {
     "audit": AuditIndex,  # the query side; the durable buffer (FileAuditLog) is the core's
 }
 AUDIT_COPY_FLUSH_S = 5.0  # at stop, how long copies outside the Host may take to catch up
+STOP_BUDGET_S = 15.0  # at stop, how long the ports together may take to flush and close
+
+
+async def _within(deadline: float, what: str, step: Callable[[], Awaitable[None]]) -> None:
+    """Run one stop step until ``deadline`` (loop time); log, never raise, when it fails."""
+    left = max(0.5, deadline - asyncio.get_running_loop().time())
+    try:
+        await asyncio.wait_for(step(), left)
+    except TimeoutError:
+        log.error(
+            "stopping: %s did not finish in time and was abandoned; what it had not written "
+            "is lost (the audit log is closed all the same)",
+            what,
+        )
+    except Exception:
+        log.exception("stopping: %s failed; the Host stops all the same", what)
 
 # Built when the audit port's profile realises them: the log's copies outside the Host.
 OPTIONAL_AUDIT_PORTS: Mapping[str, type] = {
