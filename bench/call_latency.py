@@ -361,6 +361,32 @@ async def profile(
             print(f"  py-spy wrote no profile:\n{spy.tail()}")
 
 
+# --------------------------------------------------------------------------- the disk's floor
+
+
+def sync_floor_us(directory: Path, appends: int = 200) -> float:
+    """p50 µs of one 300-byte append + fdatasync in ``directory`` (the governed Host's disk).
+
+    Why: C-36 makes every governed call wait for its START record to be on stable storage
+    before dispatch, and at concurrency 1 no other call shares that flush. So this is a floor
+    under the governed latency that no code change can remove; the pass-through pays nothing.
+    """
+    sync = getattr(os, "fdatasync", os.fsync)
+    path = directory / "sync-probe.bin"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    times: list[float] = []
+    try:
+        for _ in range(appends):
+            os.write(fd, b"x" * 300)
+            started = time.perf_counter()
+            sync(fd)
+            times.append((time.perf_counter() - started) * 1e6)
+    finally:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+    return statistics.median(times)
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -606,6 +632,13 @@ def main(argv: list[str] | None = None) -> int:
             f"  governed audit log: {events} events for {calls} calls, fsync'd to {audit.name} "
             f"({time.monotonic() - started:.0f} s since start)"
         )
+        sync_us = sync_floor_us(root / "data")
+        floor_share = sync_us / passthrough.figure("c1", "p50_us") if sync_us else float("nan")
+        print(
+            f"  C-36 floor: a call's START record is durable before dispatch; one fdatasync of a "
+            f"300-byte append on this disk takes {sync_us:,.0f} µs (p50), "
+            f"{floor_share:.0%} of the pass-through's p50 at concurrency 1"
+        )
         errors = sum(v.errors for v in variants)
         print()
         if settings.rounds > 1:
@@ -623,7 +656,10 @@ def main(argv: list[str] | None = None) -> int:
             write_figures(
                 args.json,
                 "call_latency",
-                {v.name: variant_figures(v) for v in variants},
+                {
+                    **{v.name: variant_figures(v) for v in variants},
+                    "sync_p50_us": sync_us,
+                },
                 quick=args.quick,
                 rounds=settings.rounds,
                 failed_calls=errors,

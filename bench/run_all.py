@@ -181,6 +181,16 @@ def _call_rows(doc: Document) -> list[Row]:
     rows.append(
         make_row(
             group,
+            "floor: one fdatasync (C-36 START durable before dispatch)",
+            "µs",
+            _get(doc, "sync_p50_us"),
+            baseline=_get(doc, "pass-through", "c1_p50_us"),
+            note="ratio: the share of the pass-through c=1 p50 the disk alone takes",
+        )
+    )
+    rows.append(
+        make_row(
+            group,
             "Host RSS after the run",
             "MiB",
             _get(doc, "governed", "middle_rss_mib"),
