@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import contextlib
+import gc
 import importlib
 import importlib.util
 import json
@@ -486,10 +486,12 @@ def _add_manager_commands(sub: Any) -> None:
     from aesp.cli_config import add_config_commands
     from aesp.cli_cost import add_cost_commands
     from aesp.cli_governance import add_governance_commands
+    from aesp.cli_policies import add_policy_commands
 
     add_audit_commands(sub)
     add_governance_commands(sub)
     add_cost_commands(sub)
+    add_policy_commands(sub)
     add_config_commands(sub)
 
 

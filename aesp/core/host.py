@@ -607,6 +607,7 @@ async def _within(deadline: float, what: str, step: Callable[[], Awaitable[None]
     except Exception:
         log.exception("stopping: %s failed; the Host stops all the same", what)
 
+
 # Built when the audit port's profile realises them: the log's copies outside the Host.
 OPTIONAL_AUDIT_PORTS: Mapping[str, type] = {
     "sink": AuditSink,

@@ -10,6 +10,7 @@ approval needed: either may approve the other's change, never his or her own.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aesp.demo.setup import (
@@ -25,73 +26,56 @@ from aesp.demo.setup import (
     approve,
     refused,
 )
-from aesp.demo.stage import aesp, detail, expect, note, request_id, say
+from aesp.demo.stage import DemoFailed, aesp, detail, expect, note, request_id, say
 
 POLICY_CONDITION = f"double(request.args.amount) > {POLICY_LIMIT}.0"
+WORKFLOW_ID = re.compile(r"\bworkflow (wf-[0-9A-Za-z_-]+)")
 
 
-def _channel(stage: Stage, name: str) -> Any:
-    """A gRPC channel to the Host's client port with ``name``'s client certificate."""
-    import grpc
-
-    from aesp.client._channel import credentials
-
-    return grpc.secure_channel(stage.target, credentials(*stage.pems(name)))
+def workflow_id(text: str, kind: str) -> str:
+    """The id of the ``kind`` workflow ``aesp workflows create`` printed."""
+    found = WORKFLOW_ID.search(text)
+    if found is None or kind not in text:
+        raise DemoFailed(f"no {kind} workflow id in: {text.strip()}")
+    return found.group(1)
 
 
 def define_workflows(stage: Stage) -> None:
     """Bob routes every tenant's policy and budget changes to alice or bob."""
-    from aesp.proto.altar.aesp.v1 import governance_pb2, governance_pb2_grpc
-
-    with _channel(stage, "bob") as channel:
-        stub = governance_pb2_grpc.EnterpriseGovernanceServiceStub(channel)
-        for kind in ("POLICY_V1", "BUDGET_V1"):
-            workflow = governance_pb2.ApprovalWorkflow(
-                artifact_type=kind,
-                required_approvers=[ALICE, BOB],
-                min_approvals=1,
-                name=f"{kind}: one platform operator",
-            )
-            answer = stub.CreateApprovalWorkflow(
-                governance_pb2.CreateApprovalWorkflowRequest(workflow=workflow, tenant_id="*")
-            )
-            expect(answer.HasField("success_details"), f"no workflow: {answer.error.message}")
-            detail(
-                f"CreateApprovalWorkflow {answer.success_details.workflow_id}: {kind} of every "
-                "tenant, 1 of alice, bob"
-            )
+    for kind in ("POLICY_V1", "BUDGET_V1"):
+        defined = aesp(
+            "workflows", "create", "--artifact-type", kind, "--approver", ALICE,
+            "--approver", BOB, "--min-approvals", "1", "--workflow-name",
+            f"{kind}: one platform operator", "--tenant", "*", *stage.as_operator("bob"),
+            shown=f"workflows create --artifact-type {kind} --approver {ALICE} --approver {BOB} "
+            "--min-approvals 1 --tenant '*'   # as bob",
+        )  # fmt: skip
+        expect(defined.status == 0, f"bob could not define the {kind} workflow")
+        workflow_id(defined.out, kind)  # stops the demo when no workflow id was printed
 
 
 def refuse_by_policy(stage: Stage, agent: Any, session: str) -> None:
-    from aesp.proto.altar.aesp.v1 import policy_pb2, policy_pb2_grpc
-
     say(
         6,
         f"A policy: refunds above {POLICY_LIMIT} USD are refused",
         f"""
         Alice writes a rule in CEL over the call's arguments. A policy change is governed like a
         contract: an approval workflow (bob defines it first) sends it to the other operator,
-        and once approved it applies to the very next call of tenant {TENANT}. There is no
-        `aesp policies` command yet: alice calls EnterprisePolicyService.CreatePolicy, over the
-        same mutual TLS.""",
+        and once approved it applies to the very next call of tenant {TENANT}.""",
     )
     define_workflows(stage)
-    policy = policy_pb2.PolicyDefinition(
-        policy_id="refund-limit",
-        name="refunds above the limit need a person",
-        version="1.0.0",
-        applies_to=[f"tool:{TOOL}"],
-        enabled=True,
-        rule=policy_pb2.PolicyRule(condition=POLICY_CONDITION, effect="DENY"),
+    created = aesp(
+        "policies", "create", "refund-limit", "--condition", POLICY_CONDITION, "--effect",
+        "DENY", "--applies-to", TOOL, "--policy-name", "refunds above the limit need a person",
+        "--tenant", TENANT, *stage.as_operator("alice"),
+        shown=f"policies create refund-limit --condition '{POLICY_CONDITION}' --effect DENY "
+        f"--applies-to {TOOL} --tenant {TENANT}   # as alice",
+    )  # fmt: skip
+    expect(
+        created.status == 0 and "PENDING_APPROVAL" in created.out,
+        "the policy could not be submitted for approval",
     )
-    with _channel(stage, "alice") as channel:
-        stub = policy_pb2_grpc.EnterprisePolicyServiceStub(channel)
-        answer = stub.CreatePolicy(policy_pb2.CreatePolicyRequest(policy=policy, tenant_id=TENANT))
-    expect(answer.HasField("success_details"), f"CreatePolicy failed: {answer.error.message}")
-    rid = answer.success_details.approval_request_id
-    detail(f"CreatePolicy refund-limit (DENY when {POLICY_CONDITION}), by alice: pending {rid}")
-    expect(rid.startswith("apr-"), f"CreatePolicy opened no approval request: {answer}")
-    approve(stage, rid, TENANT)
+    approve(stage, request_id(created.out), TENANT)
     note("The agent asks for a 900 USD refund:")
     refused(agent, session, {**ORDER, "amount": 900}, "POLICY_VIOLATION")
 

@@ -187,7 +187,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     runtime = "spiffe://aesp.local/tenant/acme/runtime/refunds"
     assert f"CONTRACT_FULFILL issue_refund by {runtime}" in steps[3]
     assert '"refund_id": "rf-20ebf597", "status": "REFUNDED"' in steps[4]
-    assert steps[5].count("CreateApprovalWorkflow wf-") == 2
+    assert steps[5].count("| workflow wf-") == 2
     assert "APPROVED (workflow complete)" in steps[5]
     assert "refused: POLICY_VIOLATION" in steps[5]
     assert "(refund-limit v1.0.0) denies" in steps[5]

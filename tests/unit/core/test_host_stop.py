@@ -14,7 +14,6 @@ from aesp.core.config import HostConfig
 from aesp.core.host import build_host
 from aesp.testing.harness import write_manifest
 
-
 ECHO = {
     "name": "echo",
     "description": "Echo a number.",
@@ -26,7 +25,9 @@ ECHO = {
 async def test_a_port_that_never_closes_does_not_hold_the_stop(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config = HostConfig(manifest_path=write_manifest(tmp_path / "m.json", [ECHO]), data_dir=tmp_path)
+    config = HostConfig(
+        manifest_path=write_manifest(tmp_path / "m.json", [ECHO]), data_dir=tmp_path
+    )
     audit = FileAuditLog(tmp_path / "audit.jsonl")
     host = await build_host(config, audit=audit)
     await host.start()
