@@ -201,7 +201,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         for child in reversed(children):
-            child.stop()
+            # A Host gives its ports up to 15 s to flush at stop (host.STOP_BUDGET_S), plus
+            # 5 s for audit copies; 30 s is the grace the operator's guide asks for.
+            began = time.monotonic()
+            child.stop(timeout=30.0)
+            if child.name.startswith("host"):
+                print(f"  {child.name} stopped in {time.monotonic() - began:.1f} s")
         if args.keep:
             print(f"\nfiles kept in {root}")
         else:
