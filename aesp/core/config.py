@@ -369,9 +369,15 @@ class HostTokensConfig:
     Attributes:
         ttl_s: Longest lifetime of a token in seconds; a token also ends with the login it was
             exchanged for (the SAML ``SessionNotOnOrAfter``), whichever comes first.
+        key_file: The Ed25519 key (PKCS#8 PEM, mode 0600) the tokens are signed with. Every
+            replica behind one load balancer must read the same key (mount one secret), or a
+            token issued by one replica is refused by the others. It must exist: a configured
+            key is never created. Unset: ``<data_dir>/host_tokens.key``, created when missing
+            (one Host on one machine).
     """
 
     ttl_s: int = 900
+    key_file: Path | None = None
 
     def __post_init__(self) -> None:
         _positive_int("identity.host_tokens.ttl_s", self.ttl_s)

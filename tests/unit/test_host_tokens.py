@@ -18,6 +18,7 @@ import json
 import stat
 import threading
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from aesp.client._channel import (
     Presentation,
     SessionTokenHolder,
 )
+from aesp.core.config import parse_config
 from aesp.core.errors import AuthenticationError, ConfigurationError
 from aesp.identity.host_tokens import (
     LEEWAY_S,
@@ -45,7 +47,7 @@ from aesp.identity.types import VerifiedIdentity
 from aesp.server.gateway import SESSION_TOKEN_EXPIRES_HEADER as GATEWAY_EXPIRES_HEADER
 from aesp.server.gateway import SESSION_TOKEN_HEADER as GATEWAY_TOKEN_HEADER
 from aesp.server.gateway.credentials import exchange_deadline_ms
-from aesp.server.gateway.token_key import KEY_FILE_NAME, load_or_create_token_key
+from aesp.server.gateway.token_key import KEY_FILE_NAME, load_or_create_token_key, token_key_for
 
 NOW = 1_700_000_000.0
 DOMAIN = "aesp.local"
@@ -366,6 +368,31 @@ def test_a_key_file_without_an_ed25519_key_stops_the_host(tmp_path: Path) -> Non
     path.write_bytes(b"garbage")
     with pytest.raises(ConfigurationError, match="unencrypted PEM private key"):
         load_or_create_token_key(path)
+
+
+def test_replicas_sharing_a_configured_key_verify_each_others_tokens(tmp_path: Path) -> None:
+    shared = tmp_path / "secret" / "host_tokens.key"
+    toml = f"""
+[host]
+data_dir = "{{data}}"
+[identity.host_tokens]
+key_file = "{shared}"
+"""
+    replica_a = parse_config(tomllib.loads(toml.format(data=tmp_path / "a")), base=tmp_path)
+    replica_b = parse_config(tomllib.loads(toml.format(data=tmp_path / "b")), base=tmp_path)
+    # A configured key is never invented: a replica cannot start with a key of its own.
+    with pytest.raises(ConfigurationError, match="does not exist") as refused:
+        token_key_for(replica_a)
+    assert "openssl genpkey -algorithm ed25519" in " ".join(refused.value.remediation_steps)
+    assert not shared.exists()
+    load_or_create_token_key(shared)  # the operator creates it once, e.g. as a mounted secret
+    token = HostTokenIssuer(token_key_for(replica_a), trust_domain=DOMAIN).issue(ALICE).token
+    assert HostTokenIssuer(token_key_for(replica_b), trust_domain=DOMAIN).verifier().verify(token)
+    # Without key_file each Host keeps its own key under its data_dir: B refuses A's token.
+    own = parse_config(tomllib.loads(f'[host]\ndata_dir = "{tmp_path / "c"}"'), base=tmp_path)
+    other = HostTokenIssuer(token_key_for(own), trust_domain=DOMAIN).verifier()
+    with pytest.raises(AuthenticationError):
+        other.verify(token)
 
 
 # --------------------------------------------------------------------------- the gateway's TTL rule

@@ -1,11 +1,13 @@
-"""The Host's session-token signing key: an Ed25519 key file, created once, never overwritten.
+"""The Host's session-token signing key: an Ed25519 key file, never overwritten.
 
-Why a file under ``data_dir``: the gateway signs the session tokens it issues for SAML and LDAP
-logins (:mod:`aesp.identity.host_tokens`) and must verify them after a restart, so the key
-outlives the process. The local profile has no key manager, so the key lives next to the Host's
-data with mode 0600, written atomically like the API-key pepper (:mod:`.pepper`). Unlike the
-pepper, losing it costs little: tokens live minutes, and callers simply log in again, which is
-why the file is created whenever it is missing.
+Why a file: the gateway signs the session tokens it issues for SAML and LDAP logins
+(:mod:`aesp.identity.host_tokens`) and must verify them after a restart, so the key outlives the
+process. By default it lives next to the Host's data (``<data_dir>/host_tokens.key``, mode
+0600, written atomically like the API-key pepper, :mod:`.pepper`) and is created whenever it is
+missing: losing it costs little, since tokens live minutes and callers simply log in again.
+Replicas behind one load balancer must verify each other's tokens, so they read one configured
+``[identity.host_tokens] key_file`` instead, which is never created: a replica that invented its
+own key would refuse every token the others issued.
 """
 
 from __future__ import annotations
@@ -38,11 +40,13 @@ def _unusable(path: Path, why: str) -> ConfigurationError:
     )
 
 
-def load_or_create_token_key(path: Path) -> ed25519.Ed25519PrivateKey:
+def load_or_create_token_key(path: Path, *, create: bool = True) -> ed25519.Ed25519PrivateKey:
     """Read the Host's token-signing key, creating it first when the file is missing.
 
     Args:
-        path: The key file (``<data_dir>/host_tokens.key``).
+        path: The key file (``<data_dir>/host_tokens.key``, or the configured ``key_file``).
+        create: Create the key when the file is missing; False for a configured key, which
+            replicas share, so a replica must never invent its own.
 
     Returns:
         The Ed25519 private key.
@@ -51,6 +55,17 @@ def load_or_create_token_key(path: Path) -> ed25519.Ed25519PrivateKey:
         ConfigurationError: ``CONFIGURATION_ERROR`` when the file is readable by group or
             others, unreadable, or not an unencrypted Ed25519 PKCS#8 PEM key.
     """
+    if not path.exists() and not create:
+        raise ConfigurationError(
+            "CONFIGURATION_ERROR",
+            f"The Host session-token key file {path} ([identity.host_tokens] key_file) does "
+            "not exist.",
+            remediation_steps=(
+                f"Create it once (`openssl genpkey -algorithm ed25519 -out {path}` and "
+                f"`chmod 600 {path}`) and give every replica the same file, or",
+                "leave key_file out to let a single Host keep its own key under data_dir.",
+            ),
+        )
     if not path.exists():
         pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM,
@@ -75,5 +90,9 @@ def load_or_create_token_key(path: Path) -> ed25519.Ed25519PrivateKey:
 
 
 def token_key_for(config: HostConfig) -> ed25519.Ed25519PrivateKey:
-    """The session-token key of the Host ``config`` describes (``<data_dir>/host_tokens.key``)."""
+    """The session-token key of the Host ``config`` describes: the configured ``key_file``
+    (shared by replicas, never created), else ``<data_dir>/host_tokens.key``."""
+    configured = config.identity.host_tokens.key_file
+    if configured is not None:
+        return load_or_create_token_key(Path(configured), create=False)
     return load_or_create_token_key(Path(config.data_dir) / KEY_FILE_NAME)
