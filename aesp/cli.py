@@ -59,6 +59,11 @@ def _pems(args: argparse.Namespace, kind: str) -> tuple[bytes, bytes, bytes]:
 # ---------------------------------------------------------------- serve
 
 
+def _freeze_start_up() -> None:
+    gc.collect()
+    gc.freeze()
+
+
 def _serve(args: argparse.Namespace) -> int:
     from aesp.core.config import load_config
     from aesp.server.app import start_host
@@ -70,10 +75,6 @@ def _serve(args: argparse.Namespace) -> int:
 
             use_json_logs()
         running = await start_host(config)
-        # What start-up built lives as long as the process: take it out of the collector's
-        # full passes, which would otherwise walk all of it in the middle of calls.
-        gc.collect()
-        gc.freeze()
         # Handlers first, then the ready line: whoever waits for that line may stop us at once.
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -85,6 +86,10 @@ def _serve(args: argparse.Namespace) -> int:
             f"({config.mode}, {len(running.host.manifest.current.active_names())} active contracts)",
             flush=True,
         )
+        # What start-up built lives as long as the process: take it out of the collector's
+        # full passes, which would otherwise walk all of it in the middle of calls. Once the
+        # loop is free, after the ready line (a collection takes some 30 ms).
+        loop.call_soon(_freeze_start_up)
         await stop.wait()
         print("aesp host stopping: letting in-flight calls finish", flush=True)
         await running.stop()
