@@ -141,14 +141,19 @@ class Activation:
         session: SessionFacts,
         organization: Mapping[str, Any] | None = None,
     ) -> Activation:
-        """The C-33 activation. Timestamps are epoch ms (C-31) and become CEL timestamps."""
+        """The C-33 activation. Timestamps are epoch ms (C-31) and become CEL timestamps.
+
+        Lists are tuples (CEL sees a list either way): ``tuple()`` of the facts' own tuples is
+        the same object, so a principal's cached roles reach the context cache unchanged and
+        are not converted again (:mod:`aesp.core.policy.contexts`).
+        """
         request = {
             "time": _timestamp(time_ms),
             "source_ip": source_ip,
             "user": {
                 "id": user.id,
-                "roles": list(user.roles),
-                "permissions": list(user.permissions),
+                "roles": tuple(user.roles),
+                "permissions": tuple(user.permissions),
                 "security_clearance": user.security_clearance.upper(),
                 "data_classification": user.data_classification.upper(),
                 "mfa_verified": bool(user.mfa_verified),
@@ -164,7 +169,7 @@ class Activation:
                 "name": resource.name,
                 "classification": resource.classification.upper(),
                 "risk": resource.risk.upper(),
-                "compliance_tags": list(resource.compliance_tags),
+                "compliance_tags": tuple(resource.compliance_tags),
                 "estimated_cost": float(resource.estimated_cost),
             },
             "action": action,

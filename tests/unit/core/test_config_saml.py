@@ -161,7 +161,7 @@ def test_required_saml_settings_are_required(missing: str) -> None:
         ({"ttl_s": MAX_TTL_S + 1}, "identity.host_tokens.ttl_s"),
         ({"ttl_s": "900"}, "identity.host_tokens.ttl_s"),
         ({"ttl_s": True}, "identity.host_tokens.ttl_s"),
-        ({"key_file": "k"}, "identity.host_tokens.key_file"),
+        ({"key_file": 7}, "identity.host_tokens.key_file"),
     ],
 )
 def test_invalid_host_token_settings_name_their_key(section: dict[str, Any], key: str) -> None:
