@@ -16,9 +16,9 @@ from the message), and this module adds the checks a verifier must not leave to 
   them again against the system clock). An assertion without any ``NotOnOrAfter`` is refused,
   because it could never leave the replay cache.
 * **Used once.** The assertion id is remembered until the assertion expires; a second use is a
-  replay. :class:`InMemoryReplayCache` is bounded and per process: a deployment with several Host
-  replicas must plug in a cache on the shared State port (any :class:`AssertionReplayCache`),
-  otherwise an assertion replayed to another replica is accepted there.
+  replay. :class:`InMemoryReplayCache` is bounded and per process; the Host's gateway passes a
+  cache on its State port instead (:mod:`aesp.server.gateway.replay`), which replicas share, so
+  a replay is refused by every replica.
 * **No XML tricks.** DOCTYPE declarations (entity expansion) are refused before parsing,
   responses are size-limited, base64 is decoded strictly and never inflated, and encrypted
   assertions are refused (no SP decryption key is configured).
@@ -339,7 +339,7 @@ class SamlVerifier:
     Args:
         settings: The IdP, the SP and the mapping rules (validated here).
         replay_cache: Where used assertion ids are remembered; a fresh
-            :class:`InMemoryReplayCache` if omitted (single-Host only, see the module docstring).
+            :class:`InMemoryReplayCache` if omitted (one process only, see the module docstring).
         clock: Current time in epoch seconds, for the validity checks and the replay cache.
 
     Raises:

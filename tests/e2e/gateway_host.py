@@ -103,6 +103,10 @@ class ClockedState:
         """Delete a runtime record from the real store."""
         return await self.inner.delete_runtime(connection_id)
 
+    async def claim(self, key: str, *, until_ms: int, now_ms: int) -> bool:
+        """Claim in the real store (the SAML verifier's own clock gives the times)."""
+        return await self.inner.claim(key, until_ms=until_ms, now_ms=now_ms)
+
     async def runtimes(self, tenant_id: str, *, now_ms: int) -> Sequence[RuntimeRecord]:
         """A tenant's live runtime records in the real store (at the caller's time)."""
         return await self.inner.runtimes(tenant_id, now_ms=now_ms)

@@ -84,7 +84,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from aesp.core.errors import ConfigurationError, ExecutionError, StateError
-from aesp.core.ports.state import BucketSpec, RuntimeRecord, SessionRecord
+from aesp.core.ports.state import BucketSpec, RuntimeRecord, SessionRecord, check_claim
 from aesp.core.ratelimit import Bucket, check_spec, take
 from aesp_aws import _leases
 from aesp_aws._aws import Aws, error_code, unreachable
@@ -471,6 +471,37 @@ class DynamoStateStore:
         reply = await self._call("get_item", Key=_key("session", session_id), ConsistentRead=True)
         item = reply.get("Item")
         return _session(item) if item else None
+
+    async def claim(self, key: str, *, until_ms: int, now_ms: int) -> bool:
+        """Claim ``key`` until ``until_ms`` with one conditional put; False when an unexpired
+        claim holds it.
+
+        The item carries a random nonce: when the SDK retried a put whose reply was lost, the
+        condition fails on our own item, and the nonce tells it was ours (the claim is won).
+
+        Raises:
+            ValueError: ``key`` is empty or ``until_ms <= now_ms``.
+            ExecutionError: ``SERVICE_UNAVAILABLE`` when DynamoDB cannot be reached.
+        """
+        check_claim(key, until_ms=until_ms, now_ms=now_ms)
+        nonce = uuid.uuid4().hex
+        item = {
+            "pk": f"claim#{key}",
+            "until_ms": until_ms,
+            "nonce": nonce,
+            TTL_ATTRIBUTE: math.ceil(until_ms / 1000) + SESSION_TTL_GRACE_S,
+        }
+        try:
+            await self._call(
+                "put_item",
+                Item=to_item(item),
+                ConditionExpression="attribute_not_exists(pk) OR until_ms <= :now",
+                ExpressionAttributeValues=to_item({":now": now_ms}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except _Lost as lost:
+            return lost.item is not None and from_item(lost.item).get("nonce") == nonce
+        return True
 
     async def delete_session(self, session_id: str) -> bool:
         """Forget the record; False when there was none.

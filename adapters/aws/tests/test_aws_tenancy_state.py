@@ -179,6 +179,20 @@ async def test_two_hosts_over_time_never_grant_more_than_burst_plus_refill(
     await two.close()
 
 
+async def test_an_assertion_claimed_on_one_host_is_a_replay_on_the_other(
+    aws: Aws, second_host: Aws
+) -> None:
+    one, two = await DynamoStateStore.open(aws), await DynamoStateStore.open(second_host)
+    key = "saml|https://idp.example|_assertion-7"
+    answers = await asyncio.gather(
+        *((one if i % 2 else two).claim(key, until_ms=T0 + 300_000, now_ms=T0) for i in range(20))
+    )
+    assert answers.count(True) == 1
+    assert await two.claim(key, until_ms=T0 + 300_000, now_ms=T0 + 1_000) is False
+    await one.close()
+    await two.close()
+
+
 async def test_takes_on_a_warm_key_do_not_call_dynamodb(aws: Aws) -> None:
     store = await DynamoStateStore.open(aws)
     spec = BucketSpec(rate_per_s=0.001, burst=100)  # leases of 10, topped up at 5 or fewer

@@ -22,6 +22,10 @@ Runtime records follow the same rule: expired records are dropped by the same ki
 (their holder stopped re-publishing them), live ones are never evicted, and at ``max_runtimes``
 a new connection's record is refused with ``RESOURCE_EXHAUSTED`` (re-publishing a held one is
 always accepted).
+
+One-time claims (a SAML assertion id, until it expires) are bounded by ``max_claims``: expired
+claims are dropped when the bound is reached, unexpired ones never (forgetting one early would
+re-open its replay window), so at the bound a new claim is refused with ``RESOURCE_EXHAUSTED``.
 """
 
 from __future__ import annotations
@@ -33,14 +37,21 @@ from typing import Final
 
 from aesp.core.errors import ExecutionError, StateError
 from aesp.core.ids import now_ms as wall_clock_ms
-from aesp.core.ports.state import BucketSpec, RuntimeRecord, SessionRecord
+from aesp.core.ports.state import BucketSpec, RuntimeRecord, SessionRecord, check_claim
 from aesp.core.ratelimit import Bucket, is_full, take
 
-__all__ = ["DEFAULT_MAX_KEYS", "DEFAULT_MAX_RUNTIMES", "DEFAULT_MAX_SESSIONS", "MemoryStateStore"]
+__all__ = [
+    "DEFAULT_MAX_CLAIMS",
+    "DEFAULT_MAX_KEYS",
+    "DEFAULT_MAX_RUNTIMES",
+    "DEFAULT_MAX_SESSIONS",
+    "MemoryStateStore",
+]
 
 DEFAULT_MAX_KEYS: Final = 100_000  # ~200 bytes per bucket: about 20 MB at the bound
 DEFAULT_MAX_SESSIONS: Final = 100_000  # ~1 KB per record with metadata: about 100 MB at most
 DEFAULT_MAX_RUNTIMES: Final = 10_000  # ~1 KB per record with its tools: about 10 MB at most
+DEFAULT_MAX_CLAIMS: Final = 100_000  # ~150 bytes per claim: about 15 MB at most
 DEFAULT_SWEEP_INTERVAL_MS: Final = 60_000  # idle full buckets are freed within about a minute
 _LRU_TARGET: Final = 0.9  # after an LRU eviction, keep 10% headroom so sweeps stay rare
 
@@ -55,6 +66,7 @@ class MemoryStateStore:
             session or runtime records) below the bound.
         max_sessions: Most session records kept at once.
         max_runtimes: Most runtime records kept at once (all tenants together).
+        max_claims: Most unexpired one-time claims kept at once (SAML assertion ids).
         clock_ms: Unix milliseconds, for sweeping expired session and runtime records (tests
             pass a fake).
 
@@ -70,11 +82,13 @@ class MemoryStateStore:
         sweep_interval_ms: int = DEFAULT_SWEEP_INTERVAL_MS,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
         max_runtimes: int = DEFAULT_MAX_RUNTIMES,
+        max_claims: int = DEFAULT_MAX_CLAIMS,
         clock_ms: Callable[[], int] = wall_clock_ms,
     ) -> None:
-        if min(max_keys, sweep_interval_ms, max_sessions, max_runtimes) <= 0:
+        if min(max_keys, sweep_interval_ms, max_sessions, max_runtimes, max_claims) <= 0:
             raise ValueError(
-                "max_keys, max_sessions, max_runtimes and sweep_interval_ms must be positive"
+                "max_keys, max_sessions, max_runtimes, max_claims and sweep_interval_ms must "
+                "be positive"
             )
         self._max_keys = max_keys
         self._sweep_interval_ms = sweep_interval_ms
@@ -85,6 +99,8 @@ class MemoryStateStore:
         self._sessions: dict[str, SessionRecord] = {}
         self._max_runtimes = max_runtimes
         self._runtimes: dict[str, RuntimeRecord] = {}  # connection id -> record
+        self._max_claims = max_claims
+        self._claims: dict[str, int] = {}  # claimed key -> until (Unix ms)
         self._lock = threading.Lock()
         self._last_sweep_ms: int | None = None
         self._last_session_sweep_ms = clock_ms()
@@ -202,12 +218,43 @@ class MemoryStateStore:
         with self._lock:
             return len(self._sessions)
 
+    async def claim(self, key: str, *, until_ms: int, now_ms: int) -> bool:
+        """Claim ``key`` until ``until_ms``; False when an unexpired claim holds it.
+
+        Raises:
+            ValueError: ``key`` is empty or ``until_ms <= now_ms``.
+            ExecutionError: ``RESOURCE_EXHAUSTED`` when ``max_claims`` unexpired claims are
+                held.
+        """
+        check_claim(key, until_ms=until_ms, now_ms=now_ms)
+        with self._lock:
+            held = self._claims.get(key)
+            if held is not None and held > now_ms:
+                return False
+            if held is None and len(self._claims) >= self._max_claims:
+                self._claims = {k: u for k, u in self._claims.items() if u > now_ms}
+                if len(self._claims) >= self._max_claims:
+                    raise ExecutionError(
+                        "RESOURCE_EXHAUSTED",
+                        f"This Host holds {self._max_claims} unexpired one-time credential "
+                        "claims, its limit; retry once some have expired.",
+                        retry_after_ms=1000,
+                    )
+            self._claims[key] = until_ms
+            return True
+
+    def claim_count(self) -> int:
+        """How many claims are held, expired ones not yet dropped included."""
+        with self._lock:
+            return len(self._claims)
+
     async def close(self) -> None:
-        """Forget every bucket, session record and runtime record."""
+        """Forget every bucket, session record, runtime record and claim."""
         with self._lock:
             self._buckets.clear()
             self._sessions.clear()
             self._runtimes.clear()
+            self._claims.clear()
 
     def _sweep_runtimes(self, now_ms: int) -> None:
         """Drop every runtime record that has expired at ``now_ms`` (its holder went away)."""

@@ -167,3 +167,16 @@ async def test_close_forgets_runtimes() -> None:
     await store.put_runtime(runtime_record())
     await store.close()
     assert await store.runtimes("acme", now_ms=T0) == []
+
+
+async def test_claims_are_bounded_and_never_forgotten_early() -> None:
+    store = MemoryStateStore(max_claims=2)
+    assert await store.claim("a", until_ms=T0 + 100, now_ms=T0) is True
+    assert await store.claim("b", until_ms=T0 + 1_000, now_ms=T0) is True
+    with pytest.raises(ExecutionError, match="one-time credential claims") as caught:
+        await store.claim("c", until_ms=T0 + 1_000, now_ms=T0 + 50)  # "a" still holds
+    assert caught.value.code == "RESOURCE_EXHAUSTED"
+    assert await store.claim("a", until_ms=T0 + 200, now_ms=T0 + 50) is False  # still a replay
+    assert await store.claim("c", until_ms=T0 + 1_000, now_ms=T0 + 100) is True  # "a" expired
+    assert store.claim_count() == 2
+    assert await store.claim("b", until_ms=T0 + 2_000, now_ms=T0 + 100) is False

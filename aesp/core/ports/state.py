@@ -1,6 +1,6 @@
 """The State port: what Host replicas must share (DESIGN §5, §10).
 
-Two kinds of shared state live here:
+Four kinds of shared state live here:
 
 - the token buckets of the gateway's rate limits (per principal and per tenant); the call path
   asks for one on every call, so the local realisation answers from memory;
@@ -10,7 +10,9 @@ Two kinds of shared state live here:
 - the runtime registry: which Runtime connections each Host holds and the tools they fulfil
   for their tenant, so a Host can see the tools a tenant has on other replicas. Each holder
   re-publishes its records before they expire; a Host that dies stops re-publishing, so its
-  records expire by themselves and nobody has to clean up after it.
+  records expire by themselves and nobody has to clean up after it;
+- one-time claims: the first use of a credential that must be used once (a SAML assertion id,
+  until the assertion expires), so a replay to another replica is refused there too.
 """
 
 from __future__ import annotations
@@ -99,9 +101,25 @@ class RuntimeRecord:
             )
 
 
+MAX_CLAIM_KEY: int = 1024  # characters; an issuer URL and an assertion id fit easily
+
+
+def check_claim(key: str, *, until_ms: int, now_ms: int) -> None:
+    """Refuse a claim no store should take (every realisation calls it first).
+
+    Raises:
+        ValueError: ``key`` is empty or longer than :data:`MAX_CLAIM_KEY`, or the claim would
+            end before it starts.
+    """
+    if not key or len(key) > MAX_CLAIM_KEY:
+        raise ValueError(f"a claim key must be 1-{MAX_CLAIM_KEY} characters")
+    if until_ms <= now_ms:
+        raise ValueError("a claim must end after now_ms")
+
+
 @runtime_checkable
 class StateStore(Protocol):
-    """Shared counters, session records and the runtime registry.
+    """Shared counters, session records, the runtime registry and one-time claims.
 
     Implementations must be atomic across Host replicas sharing them: two Hosts on one store
     behave like one. A store that cannot be reached fails closed: its methods raise an
@@ -178,6 +196,26 @@ class StateStore(Protocol):
 
         Sorted by ``(runtime_id, connection_id)``; never another tenant's record. Meant for a
         background refresh, not for the per-call path: shared realisations read the cloud.
+        """
+        ...
+
+    async def claim(self, key: str, *, until_ms: int, now_ms: int) -> bool:
+        """Claim ``key`` until ``until_ms``: the first use of a one-time credential.
+
+        Atomic across Hosts sharing the store: of concurrent claims of one key exactly one
+        wins. A claim that expired (``until_ms <= now_ms`` of a later claim) no longer holds
+        the key. Used so that a SAML assertion presented to one replica is refused as a replay
+        by every other replica.
+
+        Returns:
+            True when no unexpired claim held ``key`` (this claim now does); False otherwise
+            (nothing changes).
+
+        Raises:
+            ValueError: ``key`` is empty or ``until_ms <= now_ms``.
+            ExecutionError: ``RESOURCE_EXHAUSTED`` when a bounded store holds as many
+                unexpired claims as it may (a claim is never forgotten early: that would
+                re-open the replay window).
         """
         ...
 

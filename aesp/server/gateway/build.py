@@ -8,6 +8,7 @@ caller's first request. pysaml2 and ldap3 are imported only when ``[identity.sam
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ from aesp.server.gateway.gate import Gate
 from aesp.server.gateway.interceptor import GatewayInterceptor
 from aesp.server.gateway.limits import RateLimits
 from aesp.server.gateway.pepper import pepper_for
+from aesp.server.gateway.replay import StateReplayCache
 from aesp.server.gateway.token_key import token_key_for
 from aesp.server.gateway.verifiers import (
     ApiKeyVerifier,
@@ -160,10 +162,13 @@ def _or_default(values: tuple[str, ...] | None, default: frozenset[str]) -> froz
     return default if values is None else frozenset(values)
 
 
-def _saml_front(cfg: SamlConfig) -> SamlFront:
+def _saml_front(cfg: SamlConfig, state: StateStore) -> SamlFront:
+    """The SAML front; used assertion ids are claimed on the State port, which every replica
+    shares, so a replay is refused by all of them (:mod:`.replay`)."""
     from aesp.identity.saml import SamlVerifier  # pysaml2: only for a Host configured for SAML
 
-    return SamlFront(SamlVerifier(saml_settings(cfg)))
+    replays = StateReplayCache(state, asyncio.get_running_loop())
+    return SamlFront(SamlVerifier(saml_settings(cfg), replay_cache=replays))
 
 
 def host_token_issuer(
@@ -219,7 +224,7 @@ def build_gateway(
 
         ldap = LdapAuthenticator(ldap_settings(ids.ldap))
         basic = BasicVerifier(ldap, cache_ttl_s=ids.ldap.cache_ttl_s)
-    saml = _saml_front(ids.saml) if ids.saml is not None else None
+    saml = _saml_front(ids.saml, state) if ids.saml is not None else None
     issuer = host_token_issuer(config, clock_ms=clock_ms)
     credentials = CredentialResolver(
         trust_domain=config.trust_domain,

@@ -11,6 +11,9 @@ realisations only, so that test lives with them (e.g. the DynamoDB adapter's tes
 
 Runtime records: the registry of Runtime connections each Host holds; replaced by connection
 id, listed per tenant (never another's) in a fixed order, and dead once expired.
+
+One-time claims: the first use of a credential wins, once, until the claim expires; of
+concurrent claims exactly one wins.
 """
 
 from __future__ import annotations
@@ -252,3 +255,34 @@ class AbstractStateStoreConformance:
             with pytest.raises(ValueError, match="sorted tuple"):
                 runtime_record(tools=tools)
         assert runtime_record(tools=()).tools == ()
+
+    # ------------------------------------------------------------------ one-time claims
+
+    async def test_a_claim_is_won_once_until_it_expires(self, port: StateStore) -> None:
+        key = "saml|https://idp.example|_a1"
+        assert await port.claim(key, until_ms=T0 + 60_000, now_ms=T0) is True
+        assert await port.claim(key, until_ms=T0 + 90_000, now_ms=T0 + 1) is False  # a replay
+        assert await port.claim(key, until_ms=T0 + 90_000, now_ms=T0 + 59_999) is False
+        # Expired: the credential itself is no longer acceptable, so the key may be claimed.
+        assert await port.claim(key, until_ms=T0 + 120_000, now_ms=T0 + 60_000) is True
+        assert await port.claim(key, until_ms=T0 + 130_000, now_ms=T0 + 60_001) is False
+
+    async def test_concurrent_claims_of_one_key_have_one_winner(self, port: StateStore) -> None:
+        answers = await asyncio.gather(
+            *(port.claim("saml|idp|_race", until_ms=T0 + 60_000, now_ms=T0) for _ in range(100))
+        )
+        assert answers.count(True) == 1
+
+    async def test_claims_are_independent_of_each_other_and_of_sessions(
+        self, port: StateStore
+    ) -> None:
+        await port.put_session(session_record("k-1"))
+        assert await port.claim("k-1", until_ms=T0 + 1000, now_ms=T0) is True
+        assert await port.claim("k-2", until_ms=T0 + 1000, now_ms=T0) is True
+        assert await port.get_session("k-1") == session_record("k-1")
+
+    async def test_an_unusable_claim_is_refused(self, port: StateStore) -> None:
+        with pytest.raises(ValueError, match="claim key"):
+            await port.claim("", until_ms=T0 + 1, now_ms=T0)
+        with pytest.raises(ValueError, match="end after"):
+            await port.claim("k", until_ms=T0, now_ms=T0)

@@ -61,6 +61,10 @@ class Away:
         self._check()
         return await self.inner.runtimes(tenant_id, now_ms=now_ms)
 
+    async def claim(self, key: str, *, until_ms: int, now_ms: int) -> bool:
+        self._check()
+        return await self.inner.claim(key, until_ms=until_ms, now_ms=now_ms)
+
     async def close(self) -> None:
         await self.inner.close()
 
