@@ -383,6 +383,7 @@ key_file = "{shared}"
     # A configured key is never invented: a replica cannot start with a key of its own.
     with pytest.raises(ConfigurationError, match="does not exist") as refused:
         token_key_for(replica_a)
+    assert refused.value.code == "CONFIGURATION_ERROR"
     assert "openssl genpkey -algorithm ed25519" in " ".join(refused.value.remediation_steps)
     assert not shared.exists()
     load_or_create_token_key(shared)  # the operator creates it once, e.g. as a mounted secret

@@ -65,6 +65,7 @@ from aesp.core.cost import (
     usage_types,
 )
 from aesp.core.errors import ConfigurationError, ExecutionError
+from aesp.core.ports._cursors import decode_number
 from aesp.core.ports._paging import Page, page_limit
 from aesp.core.ports.cost import (
     Budget,
@@ -412,11 +413,9 @@ class DynamoCostLedger:
         Raises:
             ValueError: ``cursor`` was not returned by this store.
         """
-        if cursor and not (cursor.isascii() and cursor.isdigit()):
-            raise ValueError(f"cursor {cursor!r} was not returned by usage")
+        after = decode_number(cursor, "usage")
         types = usage_types(resource_types)
         size = page_limit(limit)
-        after = int(cursor or 0)
         last = await self._seq()
         if after >= last:
             return Page([], "")

@@ -40,8 +40,9 @@ from typing import Any, Final
 
 from aesp.core.errors import ExecutionError
 from aesp.core.policy.model import Effect, PolicyDefinition
+from aesp.core.ports._cursors import decode_pair_cursor, encode_pair_cursor
 from aesp.core.ports._paging import Page, page_limit
-from aesp.core.ports.policy import StoredPolicy, VersionExistsError
+from aesp.core.ports.policy import StoredPolicy, VersionExistsError, normalised
 from aesp_aws._aws import Aws, error_code
 from aesp_aws._dynamo import ensure_table, from_item, to_item
 
@@ -254,7 +255,7 @@ class DynamoPolicyStore:
             ValueError: ``cursor`` was not returned by this store.
         """
         size = page_limit(limit)
-        after = _decode_cursor(cursor)
+        after = decode_pair_cursor(cursor, "list_latest")
         values: dict[str, Any] = {":pk": _HEAD}
         condition = "pk = :pk"
         if tenant_id is not None:
@@ -271,7 +272,7 @@ class DynamoPolicyStore:
         items = await self._query(stop_after=size + 1, **query)
         page = [_head_of(i).stored for i in items[:size]]
         last = page[-1].definition if len(items) > size else None
-        return Page(page, _encode_cursor(last.tenant_id, last.policy_id) if last else "")
+        return Page(page, encode_pair_cursor(last.tenant_id, last.policy_id) if last else "")
 
     async def active(self) -> Sequence[PolicyDefinition]:
         """Latest version of each live, enabled policy, ordered by ``(tenant_id, policy_id)``;
@@ -470,27 +471,14 @@ def _head_of(item: dict[str, Any]) -> _Head:
 
 
 def _normalise(definition: PolicyDefinition) -> PolicyDefinition:
-    """``definition`` with an :class:`Effect` and private copies of its tuples and mapping.
+    """:func:`~aesp.core.ports.policy.normalised`, and ids that keep the keys in order.
 
     Raises:
-        ValueError: The effect is not ALLOW, DENY, AUDIT or REQUIRE_APPROVAL, or an id holds
-            ``\\x00`` (it would break the order of the keys).
+        ValueError: As ``normalised``, or an id holds ``\\x00`` (it would break the order of
+            the keys).
     """
     _sort_key(definition.tenant_id, definition.policy_id)
-    try:
-        effect = Effect(str(definition.effect).upper())
-    except ValueError:
-        raise ValueError(
-            f"policy {definition.policy_id!r}: effect {definition.effect!r} is not "
-            "ALLOW, DENY, AUDIT or REQUIRE_APPROVAL"
-        ) from None
-    return dataclasses.replace(
-        definition,
-        effect=effect,
-        applies_to=tuple(definition.applies_to),
-        actions=tuple(definition.actions),
-        parameters={str(k): str(v) for k, v in definition.parameters.items()},
-    )
+    return normalised(definition)
 
 
 def _exists(d: PolicyDefinition) -> VersionExistsError:
@@ -511,27 +499,6 @@ def _cancellation_codes(exc: BaseException) -> list[str]:
     text = str(exc)
     inside = text[text.rfind("[") + 1 : text.rfind("]")]
     return [part.strip() for part in inside.split(",")]
-
-
-def _encode_cursor(tenant_id: str, policy_id: str) -> str:
-    return json.dumps([tenant_id, policy_id], separators=(",", ":"))
-
-
-def _decode_cursor(cursor: str) -> tuple[str, str] | None:
-    """The pair a cursor encodes, None for the first page.
-
-    Raises:
-        ValueError: Not a cursor this store returned.
-    """
-    if not cursor:
-        return None
-    try:
-        pair = json.loads(cursor)
-    except ValueError:
-        pair = None
-    if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
-        raise ValueError(f"cursor {cursor!r} was not returned by list_latest")
-    return pair[0], pair[1]
 
 
 def _unavailable(table: str, exc: BaseException) -> ExecutionError:

@@ -26,6 +26,7 @@ from aesp.core.cost import (
     reserve_arguments,
     usage_types,
 )
+from aesp.core.ports._cursors import decode_number
 from aesp.core.ports._paging import Page, page_limit
 from aesp.core.ports.cost import (
     Budget,
@@ -274,12 +275,11 @@ class SqliteCostLedger:
         Raises:
             ValueError: ``cursor`` was not returned by this store.
         """
-        if cursor and not (cursor.isascii() and cursor.isdigit()):
-            raise ValueError(f"cursor {cursor!r} was not returned by usage")
+        after = decode_number(cursor, "usage")
         types = usage_types(resource_types)
         size = page_limit(limit)
         where: list[str] = ["seq > ?"]
-        params: list[Any] = [int(cursor or 0)]
+        params: list[Any] = [after]
         for clause, value in (
             ("tenant_id = ?", tenant_id),
             ("timestamp_ms >= ?", start_ms),

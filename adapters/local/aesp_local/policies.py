@@ -7,7 +7,6 @@ soft-delete flag, so "latest of each" is a join rather than a ``MAX(revision)`` 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -15,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from aesp.core.policy.model import Effect, PolicyDefinition
+from aesp.core.ports._cursors import decode_pair_cursor, encode_pair_cursor
 from aesp.core.ports._paging import Page, page_limit
-from aesp.core.ports.policy import StoredPolicy, VersionExistsError
+from aesp.core.ports.policy import StoredPolicy, VersionExistsError, normalised
 from aesp_local import _revision
 from aesp_local._db import Database
 
@@ -76,7 +76,7 @@ class SqlitePolicyStore:
             VersionExistsError: That version is already stored (nothing changes).
             ValueError: ``definition.effect`` is not ALLOW, DENY, AUDIT or REQUIRE_APPROVAL.
         """
-        d = _normalise_effect(definition)
+        d = normalised(definition)
 
         def work(conn: sqlite3.Connection) -> StoredPolicy:
             exists = conn.execute(
@@ -149,7 +149,7 @@ class SqlitePolicyStore:
             params.append(tenant_id)
         if not include_deleted:
             clauses.append("p.deleted = 0")
-        after = _decode_cursor(cursor)
+        after = decode_pair_cursor(cursor, "list_latest")
         if after is not None:
             clauses.append("(p.tenant_id > ? OR (p.tenant_id = ? AND p.policy_id > ?))")
             params += [after[0], after[0], after[1]]
@@ -159,7 +159,7 @@ class SqlitePolicyStore:
         )
         items = [_stored(r) for r in rows[:size]]
         last = items[-1].definition if len(rows) > size else None
-        return Page(items, _encode_cursor(last.tenant_id, last.policy_id) if last else "")
+        return Page(items, encode_pair_cursor(last.tenant_id, last.policy_id) if last else "")
 
     async def delete(self, tenant_id: str, policy_id: str, *, at_ms: int) -> bool:
         """Mark the policy deleted; False if unknown or already deleted (no revision bump)."""
@@ -211,51 +211,3 @@ def _stored(row: Sequence[Any]) -> StoredPolicy:
     return StoredPolicy(
         definition, int(revision), int(created_at_ms), str(created_by), bool(deleted)
     )
-
-
-def _normalise_effect(definition: PolicyDefinition) -> PolicyDefinition:
-    """``definition`` with its effect as an :class:`Effect` (case-insensitive, as compiled) and
-    its parameters copied into a plain ``dict[str, str]``.
-
-    Why: the model accepts a plain string, but readers of the store must get one type back.
-
-    Raises:
-        ValueError: The effect is not ALLOW, DENY, AUDIT or REQUIRE_APPROVAL.
-    """
-    try:
-        effect = Effect(str(definition.effect).upper())
-    except ValueError:
-        raise ValueError(
-            f"policy {definition.policy_id!r}: effect {definition.effect!r} is not "
-            "ALLOW, DENY, AUDIT or REQUIRE_APPROVAL"
-        ) from None
-    return dataclasses.replace(
-        definition,
-        effect=effect,
-        applies_to=tuple(definition.applies_to),
-        actions=tuple(definition.actions),
-        # A private copy: a caller mutating its dict later must not change a stored version.
-        parameters={str(k): str(v) for k, v in definition.parameters.items()},
-    )
-
-
-def _encode_cursor(tenant_id: str, policy_id: str) -> str:
-    """The opaque cursor after a policy: JSON, so no separator inside an id is ambiguous."""
-    return json.dumps([tenant_id, policy_id], separators=(",", ":"))
-
-
-def _decode_cursor(cursor: str) -> tuple[str, str] | None:
-    """The pair a cursor encodes, None for the first page.
-
-    Raises:
-        ValueError: Not a cursor this store returned.
-    """
-    if not cursor:
-        return None
-    try:
-        pair = json.loads(cursor)
-    except ValueError:
-        pair = None
-    if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
-        raise ValueError(f"cursor {cursor!r} was not returned by list_latest")
-    return pair[0], pair[1]

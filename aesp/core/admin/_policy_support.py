@@ -7,7 +7,6 @@ numbered steps of each operation.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import secrets
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from aesp.core.admin._guard import ALL_TENANTS
 from aesp.core.admin.policy_types import PolicyView
 from aesp.core.errors import ValidationError
 from aesp.core.policy import PLATFORM, PolicyDefinition
+from aesp.core.ports._cursors import decode_pair_cursor, encode_pair_cursor
 from aesp.core.ports._paging import Page, page_limit
 from aesp.core.ports.policy import StoredPolicy
 
@@ -109,19 +109,14 @@ def matches_resource(definition: PolicyDefinition, resource: str) -> bool:
 
 
 def _decode(cursor: str) -> tuple[str, str] | None:
-    if not cursor:
-        return None
     try:
-        pair = json.loads(cursor)
+        return decode_pair_cursor(cursor, "ListPolicies")
     except ValueError:
-        pair = None
-    if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
         raise ValidationError(
             "MALFORMED_REQUEST",
             "The cursor was not returned by ListPolicies; start again without one.",
             details={"field": "cursor"},
-        )
-    return pair[0], pair[1]
+        ) from None
 
 
 def list_page(policies: Sequence[StoredPolicy], *, limit: int, cursor: str) -> Page[StoredPolicy]:
@@ -139,4 +134,4 @@ def list_page(policies: Sequence[StoredPolicy], *, limit: int, cursor: str) -> P
     if len(ordered) <= size:
         return Page(page)
     last = page[-1].definition
-    return Page(page, json.dumps([last.tenant_id, last.policy_id], separators=(",", ":")))
+    return Page(page, encode_pair_cursor(last.tenant_id, last.policy_id))

@@ -66,18 +66,17 @@ _ERROR_TEXT: Final = 200  # characters of a CEL error kept in a reason
 
 @dataclass(frozen=True, slots=True)
 class _Bucket:
-    """The policies for one (tenant, tool, action), split by effect, with what they read."""
+    """The policies for one (tenant, tool, action), in evaluation order, with what they read.
 
-    deny: tuple[CompiledPolicy, ...]
-    approve: tuple[CompiledPolicy, ...]
-    audit: tuple[CompiledPolicy, ...]
-    allow: tuple[CompiledPolicy, ...]
+    ``ordered`` is DENY, then REQUIRE_APPROVAL, AUDIT and ALLOW policies, each as (policy, id,
+    program, effect), read once here instead of through attributes on every call; ``ids`` are
+    their ids in that order (a decision reports the ones it evaluated).
+    """
+
+    ordered: tuple[tuple[CompiledPolicy, str, Any, Effect], ...]
+    ids: tuple[str, ...]
     plan: Plan
     coercers: Mapping[str, Coercer]
-    # Evaluation order (DENY, REQUIRE_APPROVAL, AUDIT, ALLOW) as (policy, id, program, effect),
-    # read once here instead of through attributes on every call.
-    ordered: tuple[tuple[CompiledPolicy, str, Any, Effect], ...] = ()
-    ids: tuple[str, ...] = ()
 
 
 class PolicySet:
@@ -238,22 +237,18 @@ class PolicySet:
         for policy in picked:
             needs = needs.union(policy.needs)
             schemas.update(policy.arg_schemas.get(tool, {}))
-        by_effect = {
-            effect: tuple(p for p in picked if p.effect is effect)
-            for effect in (Effect.DENY, Effect.REQUIRE_APPROVAL, Effect.AUDIT, Effect.ALLOW)
-        }
+        order = (Effect.DENY, Effect.REQUIRE_APPROVAL, Effect.AUDIT, Effect.ALLOW)
         ordered = tuple(
-            (p, p.policy_id, p.program, p.effect) for group in by_effect.values() for p in group
+            (p, p.policy_id, p.program, p.effect)
+            for effect in order
+            for p in picked
+            if p.effect is effect
         )
         return _Bucket(
-            deny=by_effect[Effect.DENY],
-            approve=by_effect[Effect.REQUIRE_APPROVAL],
-            audit=by_effect[Effect.AUDIT],
-            allow=by_effect[Effect.ALLOW],
-            plan=plan(needs),
-            coercers=coercers_for(schemas),
             ordered=ordered,
             ids=tuple(entry[1] for entry in ordered),
+            plan=plan(needs),
+            coercers=coercers_for(schemas),
         )
 
     def evaluate(self, activation: Activation, *, without_args: bool = False) -> PolicyOutcome:

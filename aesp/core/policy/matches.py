@@ -26,6 +26,7 @@ differently would let a call through. Two engines are used:
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -351,13 +352,10 @@ def _re2_search(pattern: str) -> Callable[[str], bool] | None:
     return search
 
 
-_native_cached: list[cel.Program] = []
-
-
+@functools.cache
 def _native_program() -> cel.Program:
-    if not _native_cached:
-        _native_cached.append(_cel().compile("text.matches(pattern)"))
-    return _native_cached[0]
+    """``text.matches(pattern)`` with the engine's own ``matches``, compiled once."""
+    return _cel().compile("text.matches(pattern)")
 
 
 _CACHE = _Compiled(PATTERN_CACHE_SIZE)

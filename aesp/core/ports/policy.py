@@ -7,12 +7,40 @@ A tenant can only ever address its own policies, so another tenant's policy is s
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from aesp.core.policy.model import PolicyDefinition
+from aesp.core.policy.model import Effect, PolicyDefinition
 from aesp.core.ports._paging import Page
+
+
+def normalised(definition: PolicyDefinition) -> PolicyDefinition:
+    """``definition`` as every store keeps it: the effect an :class:`Effect` (case-insensitive,
+    as compiled), private tuples and a plain ``dict[str, str]`` of parameters.
+
+    Why: the model accepts plain strings and any sequence or mapping, but readers of a store
+    must get one type back, and a caller mutating its dict later must not change a stored
+    version.
+
+    Raises:
+        ValueError: The effect is not ALLOW, DENY, AUDIT or REQUIRE_APPROVAL.
+    """
+    try:
+        effect = Effect(str(definition.effect).upper())
+    except ValueError:
+        raise ValueError(
+            f"policy {definition.policy_id!r}: effect {definition.effect!r} is not "
+            "ALLOW, DENY, AUDIT or REQUIRE_APPROVAL"
+        ) from None
+    return dataclasses.replace(
+        definition,
+        effect=effect,
+        applies_to=tuple(definition.applies_to),
+        actions=tuple(definition.actions),
+        parameters={str(k): str(v) for k, v in definition.parameters.items()},
+    )
 
 
 @dataclass(frozen=True, slots=True)

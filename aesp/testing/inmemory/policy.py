@@ -7,13 +7,13 @@ the most recent write, and a delete only hides a policy (its versions stay reada
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from aesp.core.policy.model import Effect, PolicyDefinition
+from aesp.core.policy.model import PolicyDefinition
+from aesp.core.ports._cursors import decode_pair_cursor, encode_pair_cursor
 from aesp.core.ports._paging import Page, page_limit
-from aesp.core.ports.policy import StoredPolicy, VersionExistsError
+from aesp.core.ports.policy import StoredPolicy, VersionExistsError, normalised
 
 _Key = tuple[str, str]  # (tenant_id, policy_id)
 
@@ -51,7 +51,7 @@ class InMemoryPolicyStore:
             VersionExistsError: That version is already stored (nothing changes).
             ValueError: ``definition.effect`` is not ALLOW, DENY, AUDIT or REQUIRE_APPROVAL.
         """
-        definition = _normalise_effect(definition)
+        definition = normalised(definition)
         key = (definition.tenant_id, definition.policy_id)
         policy = self._policies.get(key)
         if policy is not None and definition.version in policy.versions:
@@ -92,7 +92,7 @@ class InMemoryPolicyStore:
             ValueError: ``cursor`` was not returned by this store.
         """
         size = page_limit(limit)
-        after = _decode_cursor(cursor)
+        after = decode_pair_cursor(cursor, "list_latest")
         keys = sorted(
             key
             for key, policy in self._policies.items()
@@ -101,7 +101,7 @@ class InMemoryPolicyStore:
             and (after is None or key > after)
         )
         items = [self._policies[key].latest() for key in keys[:size]]
-        return Page(items, _encode_cursor(keys[size - 1]) if len(keys) > size else "")
+        return Page(items, encode_pair_cursor(*keys[size - 1]) if len(keys) > size else "")
 
     async def delete(self, tenant_id: str, policy_id: str, *, at_ms: int) -> bool:
         """Mark the policy deleted; False if unknown or already deleted (no revision bump)."""
@@ -128,54 +128,6 @@ class InMemoryPolicyStore:
         """Every version of every policy in write order, for assertions."""
         everything = [p.view(s) for p in self._policies.values() for s in p.versions.values()]
         return sorted(everything, key=lambda s: s.revision)
-
-
-def _normalise_effect(definition: PolicyDefinition) -> PolicyDefinition:
-    """``definition`` with its effect as an :class:`Effect` (case-insensitive, as compiled) and
-    its parameters copied into a plain ``dict[str, str]``.
-
-    Why: the model accepts a plain string, but readers of the store must get one type back.
-
-    Raises:
-        ValueError: The effect is not ALLOW, DENY, AUDIT or REQUIRE_APPROVAL.
-    """
-    try:
-        effect = Effect(str(definition.effect).upper())
-    except ValueError:
-        raise ValueError(
-            f"policy {definition.policy_id!r}: effect {definition.effect!r} is not "
-            "ALLOW, DENY, AUDIT or REQUIRE_APPROVAL"
-        ) from None
-    return dataclasses.replace(
-        definition,
-        effect=effect,
-        applies_to=tuple(definition.applies_to),
-        actions=tuple(definition.actions),
-        # A private copy: a caller mutating its dict later must not change a stored version.
-        parameters={str(k): str(v) for k, v in definition.parameters.items()},
-    )
-
-
-def _encode_cursor(key: _Key) -> str:
-    """The opaque cursor after ``(tenant_id, policy_id)``: JSON, so no separator is ambiguous."""
-    return json.dumps(list(key), separators=(",", ":"))
-
-
-def _decode_cursor(cursor: str) -> _Key | None:
-    """The pair a cursor encodes, None for the first page.
-
-    Raises:
-        ValueError: Not a cursor this store returned.
-    """
-    if not cursor:
-        return None
-    try:
-        pair = json.loads(cursor)
-    except ValueError:
-        pair = None
-    if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
-        raise ValueError(f"cursor {cursor!r} was not returned by list_latest")
-    return pair[0], pair[1]
 
 
 def _exists_message(definition: PolicyDefinition) -> str:

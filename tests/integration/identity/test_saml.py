@@ -8,6 +8,7 @@ must be ``INVALID_CREDENTIALS`` with the sentence naming that check.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import re
@@ -20,11 +21,12 @@ from urllib.parse import unquote
 from xml.etree import ElementTree
 
 import pytest
+from aesp_local.state import MemoryStateStore
 from saml2 import BINDING_HTTP_REDIRECT
 from saml2.saml import NAMEID_FORMAT_TRANSIENT
 from saml2.xmldsig import DIGEST_SHA1, SIG_RSA_SHA1
 
-from aesp.core.errors import AuthenticationError, ConfigurationError
+from aesp.core.errors import AuthenticationError, ConfigurationError, ExecutionError
 from aesp.identity.saml import (
     MSG_AUDIENCE,
     MSG_BAD_SIGNATURE,
@@ -42,6 +44,7 @@ from aesp.identity.saml import (
     SamlSettings,
     SamlVerifier,
 )
+from aesp.server.gateway.replay import StateReplayCache
 
 if TYPE_CHECKING:
     from saml2.client import Saml2Client
@@ -289,6 +292,30 @@ def test_full_replay_cache_fails_closed(saml_idp: SamlIdp) -> None:
     small.verify(saml_idp.issue(), request_id=None)
     error = _refusal(lambda: small.verify(saml_idp.issue(), request_id=None))
     assert error.code == "AUTHENTICATION_FAILED"
+
+
+async def test_replicas_claiming_on_one_state_store_refuse_a_replay(saml_idp: SamlIdp) -> None:
+    # What the gateway builds: a replay cache on the State port that every replica shares.
+    shared = MemoryStateStore()
+    loop = asyncio.get_running_loop()
+    replica_a = SamlVerifier(_settings(saml_idp), replay_cache=StateReplayCache(shared, loop))
+    replica_b = SamlVerifier(_settings(saml_idp), replay_cache=StateReplayCache(shared, loop))
+    response = saml_idp.issue()
+    first = await asyncio.to_thread(replica_a.verify, response, request_id=None)
+    assert first.subject == "alice"
+    with pytest.raises(AuthenticationError) as replayed:
+        await asyncio.to_thread(replica_b.verify, response, request_id=None)
+    assert replayed.value.code == "INVALID_CREDENTIALS" and MSG_REPLAY in replayed.value.message
+    # A store that cannot answer refuses the login (fail closed), whatever the assertion.
+    await shared.close()
+
+    async def down(key: str, *, until_ms: int, now_ms: int) -> bool:
+        raise ExecutionError("SERVICE_UNAVAILABLE", "The state table cannot be reached.")
+
+    shared.claim = down  # type: ignore[method-assign]
+    with pytest.raises(AuthenticationError) as refused:
+        await asyncio.to_thread(replica_a.verify, saml_idp.issue(), request_id=None)
+    assert refused.value.code == "AUTHENTICATION_FAILED"
 
 
 def test_replay_cache_forgets_ids_once_expired() -> None:
